@@ -1,0 +1,131 @@
+"""Pure functions that turn raw API values into clean, analysis-ready cells."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+
+# Characters that look like a space; all become U+0020.
+_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2000\u2001\u2002\u2003\u2004"), " ")
+_SPACES.update(dict.fromkeys(map(ord, "\u2005\u2006\u2008\u2009\u200a\u205f\u3000\t\v\f"), " "))
+# Invisible characters that only confuse spreadsheets.
+_SPACES.update(dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None))
+# C0/C1 control characters other than \n (handled separately) are dropped.
+_SPACES.update(dict.fromkeys([*range(9), *range(14, 32), 127, *range(0x80, 0xA0)], None))
+
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>|<!--")
+_RUNS_OF_SPACES = re.compile(r" {2,}")
+_NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+
+_BLOCK = (
+    "address|article|aside|blockquote|dd|div|dl|dt|fieldset|figcaption|figure|footer|form|"
+    "h[1-6]|header|hr|main|nav|ol|p|pre|section|table|tbody|td|tfoot|th|thead|tr|ul"
+)
+_HIDDEN = re.compile(
+    r"<(script|style|head|title)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL
+)
+_BREAK = re.compile(rf"<br\b[^>]*>|</?(?:{_BLOCK})\b[^>]*>", re.IGNORECASE)
+_ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+
+
+def html_to_text(value: str) -> str:
+    """Strip tags and decode entities, keeping block elements on their own lines.
+
+    Regular expressions rather than an HTML parser: the texts are short
+    fragments, and this runs once per cell on hundreds of thousands of rows.
+    """
+    if not _TAG.search(value):
+        return html.unescape(value)
+    # Line breaks in HTML source are just spaces; only tags make lines.
+    value = _NEWLINES.sub(" ", value).replace("\n", " ")
+    value = _HIDDEN.sub(" ", value)
+    value = _ITEM.sub("\n- ", value)
+    value = _BREAK.sub("\n", value)
+    value = _ANY_TAG.sub("", value)
+    return html.unescape(value)
+
+
+def normalize_lines(value: str) -> str:
+    """Normalise spaces inside lines; drop empty lines. Returns '' for blank text."""
+    value = _NEWLINES.sub("\n", value).translate(_SPACES)
+    lines = (_RUNS_OF_SPACES.sub(" ", line).strip() for line in value.split("\n"))
+    return "\n".join(line for line in lines if line and line != "-")
+
+
+def clean_longtext(value: object) -> str | None:
+    """HTML or plain text → readable plain text, one paragraph or list item per line."""
+    if value is None:
+        return None
+    return normalize_lines(html_to_text(str(value))) or None
+
+
+def clean_text(value: object) -> str | None:
+    """Any text → one line with single spaces (tags removed, entities decoded)."""
+    if value is None:
+        return None
+    return " ".join(normalize_lines(html_to_text(str(value))).split("\n")) or None
+
+
+def clean_code(value: object) -> str | None:
+    """A code is text: ``1.0`` from a numeric API field becomes ``1``, ``01`` stays ``01``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+    text = " ".join(str(value).translate(_SPACES).split())
+    return text or None
+
+
+class BadNumber(ValueError):
+    pass
+
+
+def clean_number(value: object, kind: str) -> int | float | None:
+    """Parse a number (JSON number or numeric text, French comma allowed).
+
+    ``int`` fields keep a fractional value as a float rather than losing it.
+    Raises :class:`BadNumber` for text that is not a number.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise BadNumber(repr(value))
+    if isinstance(value, int):
+        number: int | float = value
+    elif isinstance(value, float):
+        number = value
+    else:
+        text = str(value).translate(_SPACES).replace(" ", "").replace(",", ".")
+        if not text:
+            return None
+        try:
+            number = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
+        except ValueError:
+            raise BadNumber(repr(value)) from None
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            raise BadNumber(repr(value))
+        if kind == "int" and number.is_integer():
+            return int(number)
+    return float(number) if kind == "float" else number
+
+
+def clean_date(value: object) -> str | None:
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+CLEANERS = {
+    "text": clean_text,
+    "longtext": clean_longtext,
+    "code": clean_code,
+    "date": clean_date,
+}

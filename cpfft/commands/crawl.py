@@ -1,0 +1,74 @@
+"""``scrapy crawl`` for cpfft: validate before anything runs, and tell the truth in the exit code.
+
+Scrapy's own command exits 0 even when the output is incomplete, and reports
+a bad spider argument as a traceback. This one:
+
+- checks the spider name, every spider argument and the settings before
+  Scrapy even starts (no banner, no request, no output file touched): on a
+  mistake it prints one line, ``cpfft: error: …``, to stderr and exits with
+  status 2;
+- after the crawl, exits with status 1 unless the run was complete (see
+  :mod:`cpfft.runstate`): finish reason ``finished`` and nothing missing.
+
+Spiders provide ``check_configuration(settings, arguments)`` (a classmethod
+raising :class:`~cpfft.params.ConfigurationError`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+from scrapy.spiderloader import get_spider_loader
+
+from cpfft.config import check_common_settings
+from cpfft.extensions.report import OUTCOME
+from cpfft.params import ConfigurationError
+
+if TYPE_CHECKING:
+    import argparse
+
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
+
+
+class Command(ScrapyCrawlCommand):
+    def short_desc(self) -> str:
+        return "Run a spider (cpfft: arguments checked first, non-zero exit if incomplete)"
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        if len(args) != 1:
+            return  # Scrapy's run() reports the usage error
+        try:
+            self.check(args[0], opts.spargs)
+        except ConfigurationError as exc:
+            print(f"cpfft: error: {exc}", file=sys.stderr)
+            sys.exit(EXIT_USAGE)
+
+    def check(self, name: str, arguments: dict[str, str]) -> None:
+        assert self.settings is not None
+        loader = get_spider_loader(self.settings)
+        try:
+            spidercls = loader.load(name)
+        except KeyError:
+            names = ", ".join(sorted(loader.list()))
+            raise ConfigurationError(f"unknown spider {name!r}. Spiders: {names}") from None
+        settings = self.settings.copy()
+        spidercls.update_settings(settings)
+        check_common_settings(settings)
+        check = getattr(spidercls, "check_configuration", None)
+        if check is not None:
+            check(settings, arguments)
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give exactly one spider name, e.g. scrapy crawl cpf")
+        assert self.crawler_process is not None
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed or crawler.stats.get_value(OUTCOME) != "complete":
+            self.exitcode = EXIT_INCOMPLETE

@@ -1,0 +1,171 @@
+"""Progress lines during the run, the outcome of the run, and its summary.
+
+- Every ``CPFFT_PROGRESS_INTERVAL`` seconds: rows done / total (the total comes
+  from the API, through the spider's ``progress_total`` attribute), percentage,
+  rate and ETA.
+- When the spider closes: the outcome, stored in the ``cpfft/outcome`` stat —
+  ``complete`` only if the run finished normally, every feed was stored and no
+  component reported missing data (see :mod:`cpfft.runstate`); otherwise
+  ``incomplete`` (some rows written) or ``failed``.
+- When the engine stops: a summary (rows written, duplicates removed, rows
+  dropped and why, API calls, retries, elapsed time, output path, and what is
+  missing), at INFO for a complete run, at ERROR otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.extensions.feedexport import FeedExporter  # our subclass is one too
+from scrapy.utils.asyncio import create_looping_call
+
+from cpfft.runstate import INCOMPLETE, mark_incomplete
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger("cpfft.report")
+
+OUTCOME = "cpfft/outcome"
+
+
+def count(n: float) -> str:
+    """1234567 → '1 234 567' (French thousands separator, readable in any log)."""
+    return f"{round(n):,}".replace(",", " ")
+
+
+def duration(seconds: float) -> str:
+    return str(timedelta(seconds=round(max(0.0, seconds))))
+
+
+class RunReport:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.interval = crawler.settings.getfloat("CPFFT_PROGRESS_INTERVAL", 10.0)
+        self.task: Any = None
+        self.started = time.monotonic()
+        self.last = (self.started, 0)
+        self.feeds_closed = asyncio.Event()
+        self.summary: list[str] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunReport:
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.feed_exporter_closed, signal=signals.feed_exporter_closed)
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
+        return ext
+
+    # ------------------------------------------------------------ progress
+
+    def done(self) -> int:
+        stats = self.crawler.stats
+        dropped = sum(v for k, v in stats.get_stats().items() if k.startswith("cpfft/dropped/"))
+        return stats.get_value("item_scraped_count", 0) + dropped
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.started = time.monotonic()
+        self.last = (self.started, 0)
+        self.task = create_looping_call(self.log_progress, spider)
+        self.task.start(self.interval, now=False)
+
+    def log_progress(self, spider: Spider) -> None:
+        now, done = time.monotonic(), self.done()
+        then, before = self.last
+        self.last = (now, done)
+        rate = (done - before) / (now - then) if now > then else 0.0
+        total = getattr(spider, "progress_total", None)
+        if not total:
+            logger.info("progress: %s rows, %s rows/s", count(done), count(rate))
+            return
+        left = max(0, total - done)
+        eta = duration(left / rate) if rate > 0 else "unknown"
+        logger.info(
+            "progress: %s/%s rows (%.1f %%), %s rows/s, ETA %s",
+            count(done),
+            count(total),
+            100.0 * min(done, total) / total,
+            count(rate),
+            eta,
+        )
+
+    # ------------------------------------------------------------ outcome
+
+    def feed_exporter_closed(self) -> None:
+        self.feeds_closed.set()
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()
+        if self.crawler.get_extension(FeedExporter) is not None:
+            # Feeds are stored by another spider_closed handler: wait for the verdict.
+            try:
+                await asyncio.wait_for(self.feeds_closed.wait(), timeout=600)
+            except TimeoutError:
+                mark_incomplete(self.crawler, "the output file was not closed in time")
+        stats = self.crawler.stats
+        for problem in getattr(spider, "unfinished_work", list)():
+            mark_incomplete(self.crawler, problem)
+        if any(k.startswith("feedexport/failed_count/") for k in stats.get_stats()):
+            mark_incomplete(self.crawler, "the output file could not be stored")
+        if stats.get_value("spider_exceptions/count", 0):
+            mark_incomplete(self.crawler, "a response could not be processed (see the errors)")
+        written = stats.get_value("item_scraped_count", 0)
+        if reason == "finished" and not stats.get_value(INCOMPLETE):
+            outcome = "complete"
+        else:
+            outcome = "incomplete" if written else "failed"
+        stats.set_value(OUTCOME, outcome)
+        self.summary = self.build_summary(spider, reason, outcome)
+
+    def build_summary(self, spider: Spider, reason: str, outcome: str) -> list[str]:
+        stats = self.crawler.stats
+        all_stats = stats.get_stats()
+        written = stats.get_value("item_scraped_count", 0)
+        total = getattr(spider, "progress_total", None)
+        feeds = list(self.crawler.settings.getdict("FEEDS")) or [
+            "(no output file: use -O file.csv)"
+        ]
+        dropped = {
+            k.removeprefix("cpfft/dropped/"): v
+            for k, v in all_stats.items()
+            if k.startswith("cpfft/dropped/") and k != "cpfft/dropped/duplicate"
+        }
+        blanked = {
+            k.removeprefix("cpfft/blanked/"): v
+            for k, v in all_stats.items()
+            if k.startswith("cpfft/blanked/")
+        }
+        why = ", ".join(f"{k}: {count(v)}" for k, v in sorted(dropped.items()))
+        lines = [
+            f"Run summary ({spider.name}): {outcome.upper()} (finish reason: {reason})",
+            f"  rows written:       {count(written)}"
+            + (f" of {count(total)} expected" if total else "")
+            + f" → {', '.join(map(str, feeds))}",
+            f"  duplicates removed: {count(stats.get_value('cpfft/dropped/duplicate', 0))}",
+            f"  rows dropped:       {count(sum(dropped.values()))}" + (f" ({why})" if why else ""),
+        ]
+        if blanked:
+            cells = ", ".join(f"{k}: {count(v)}" for k, v in sorted(blanked.items()))
+            lines.append(f"  cells emptied:      {cells} (not a number)")
+        calls = count(stats.get_value("downloader/request_count", 0))
+        retries = count(stats.get_value("retry/count", 0))
+        lines += [
+            f"  API calls:          {calls} ({retries} retries)",
+            f"  elapsed:            {duration(time.monotonic() - self.started)}",
+        ]
+        lines += [f"  missing:            {p}" for p in stats.get_value("cpfft/problems") or []]
+        return lines
+
+    def engine_stopped(self) -> None:
+        if not self.summary:
+            return
+        complete = self.crawler.stats.get_value(OUTCOME) == "complete"
+        logger.log(logging.INFO if complete else logging.ERROR, "\n".join(self.summary))

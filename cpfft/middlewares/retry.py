@@ -1,0 +1,98 @@
+"""Retries that wait: exponential backoff, and ``Retry-After`` when the API gives one.
+
+Scrapy's own RetryMiddleware sends a retry immediately and ignores
+``Retry-After`` (scrapy/scrapy#3849), which turns a short API hiccup into a
+burst of failures. This subclass keeps its budget (``RETRY_TIMES``), stats
+(``retry/count``, ``retry/reason_count/*``) and give-up logging, and adds a
+wait before each retry: ``Retry-After`` if present (capped by
+``CPFFT_RETRY_AFTER_MAX``), else ``CPFFT_RETRY_BACKOFF × 2^(n-1)`` capped by
+``CPFFT_RETRY_BACKOFF_MAX``. The wait happens in ``process_request``, before
+the request takes a download slot, so other requests keep flowing.
+
+Another middleware may set ``request.meta["cpfft_retry_after"]`` (seconds) to
+ask for a specific wait, e.g. until a rate-limit window resets.
+"""
+
+from __future__ import annotations
+
+import time
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import Request
+from scrapy.utils.asyncio import sleep
+from scrapy.utils.response import response_status_message
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+
+WAIT_META = "cpfft_retry_wait"
+HINT_META = "cpfft_retry_after"
+
+
+def parse_retry_after(value: bytes | str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    def __init__(self, settings: BaseSettings):
+        super().__init__(settings)
+        self.backoff = settings.getfloat("CPFFT_RETRY_BACKOFF", 1.0)
+        self.backoff_max = settings.getfloat("CPFFT_RETRY_BACKOFF_MAX", 60.0)
+        self.retry_after_max = settings.getfloat("CPFFT_RETRY_AFTER_MAX", 600.0)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
+        mw = cls(crawler.settings)
+        mw.crawler = crawler
+        return mw
+
+    async def process_request(self, request: Request) -> None:
+        wait = request.meta.pop(WAIT_META, 0)
+        if wait > 0:
+            self.crawler.stats.inc_value("cpfft/retry/wait_seconds", round(wait, 3))
+            await sleep(wait)
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        retry = self._retry(request, response_status_message(response.status))
+        if retry is None:
+            return response
+        retry.meta[WAIT_META] = self.wait_before(retry, response)
+        return retry
+
+    def process_exception(self, request: Request, exception: Exception) -> Request | None:
+        retry = super().process_exception(request, exception)
+        if isinstance(retry, Request):
+            retry.meta[WAIT_META] = self.wait_before(retry, None)
+        return retry
+
+    def wait_before(self, retry: Request, response: Response | None) -> float:
+        hint = retry.meta.pop(HINT_META, None)
+        header = None if response is None else response.headers.get(b"Retry-After")
+        asked = parse_retry_after(header)
+        if asked is None and hint is not None:
+            asked = float(hint)
+        if asked is not None:
+            return min(asked, self.retry_after_max)
+        attempt = retry.meta.get("retry_times", 1)
+        return min(self.backoff * 2 ** (attempt - 1), self.backoff_max)

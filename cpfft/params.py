@@ -1,0 +1,142 @@
+"""Typed, validated spider arguments.
+
+Scrapy hands spider arguments (``-a name=value``) over as raw strings and
+silently turns misspelt ones into unused attributes. Each cpfft spider instead
+declares its arguments as :class:`Param` objects; :func:`parse_arguments`
+checks every argument before any request is sent and raises
+:class:`ArgumentError`, whose text is a single line naming the argument, the
+problem and the valid values.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cpfft.geo import UnknownPlace, fold
+
+#: Arguments that scrapyd adds to every job; accepted and ignored.
+SCRAPYD_ARGUMENTS = frozenset({"_job", "_version"})
+
+
+class ConfigurationError(Exception):
+    """A user mistake in an argument or a setting; ``str()`` is one line."""
+
+
+class ArgumentError(ConfigurationError):
+    def __init__(self, name: str, message: str):
+        self.name = name
+        super().__init__(f"argument -a {name}: {message}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One spider argument: its name, how to parse it, and a one-line help."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    default: Any = None
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A value quoted for an error message, shortened if huge."""
+    if len(value) > limit:
+        value = value[:limit] + "…"
+    return repr(value)
+
+
+def parse_arguments(params: Iterable[Param], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate raw spider arguments; return ``{name: parsed value}`` for every param."""
+    known = {p.name: p for p in params}
+    values = {name: p.default for name, p in known.items()}
+    for name, value in raw.items():
+        if name in SCRAPYD_ARGUMENTS:
+            continue
+        param = known.get(name)
+        if param is None:
+            raise ArgumentError(name, _unknown_argument_message(name, known))
+        text = value if isinstance(value, str) else str(value)
+        text = text.strip()
+        if not text:
+            raise ArgumentError(name, f"empty value. Expected {param.help}")
+        try:
+            values[name] = param.parse(text)
+        except (ValueError, UnknownPlace) as exc:
+            raise ArgumentError(name, str(exc)) from None
+    return values
+
+
+def _unknown_argument_message(name: str, known: Mapping[str, Param]) -> str:
+    by_fold = {n.casefold(): n for n in known}
+    guess = by_fold.get(name.casefold())
+    if guess is None:
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        guess = close[0] if close else None
+    hint = f" Did you mean -a {guess}=…?" if guess else ""
+    return f"unknown argument.{hint} Valid arguments: {', '.join(known)}"
+
+
+# ---------------------------------------------------------------- parsers
+
+
+def choice(values: Mapping[str, str]) -> Callable[[str], str]:
+    """Parser accepting the given spellings (matched without case or accents).
+
+    ``values`` maps accepted spellings to the canonical value.
+    """
+    folded = {fold(k): v for k, v in values.items()}
+    listing = ", ".join(dict.fromkeys(values.values()))
+
+    def parse(text: str) -> str:
+        try:
+            return folded[fold(text)]
+        except KeyError:
+            raise ValueError(f"unknown value {shown(text)}. Valid values: {listing}") from None
+
+    return parse
+
+
+def integer(minimum: int, maximum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            number = int(text.replace("_", ""), 10)
+        except ValueError:
+            raise ValueError(
+                f"{shown(text)} is not a whole number. Expected an integer from "
+                f"{minimum} to {maximum}"
+            ) from None
+        if not minimum <= number <= maximum:
+            raise ValueError(f"{number} is out of range. Expected {minimum} to {maximum}")
+        return number
+
+    return parse
+
+
+def text(max_length: int) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if len(value) > max_length:
+            raise ValueError(f"too long ({len(value)} characters). At most {max_length}")
+        bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+        if bad is not None:
+            raise ValueError(f"contains the control character {bad!r}. Use plain text")
+        return value
+
+    return parse
+
+
+def listing(item: Callable[[str], str], max_items: int) -> Callable[[str], tuple[str, ...]]:
+    """Parser for a comma-separated list whose items are parsed by ``item``."""
+
+    def parse(value: str) -> tuple[str, ...]:
+        parts = [p.strip() for p in value.split(",")]
+        if any(not p for p in parts):
+            raise ValueError(f"empty item in {shown(value)}. Separate values with single commas")
+        parsed = tuple(dict.fromkeys(item(p) for p in parts))
+        if len(parsed) > max_items:
+            raise ValueError(f"{len(parsed)} values given. At most {max_items}")
+        return parsed
+
+    return parse

@@ -1,0 +1,83 @@
+import pytest
+
+from cpfft.cleaning import (
+    BadNumber,
+    clean_code,
+    clean_longtext,
+    clean_number,
+    clean_text,
+    html_to_text,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        (
+            "<p>Manipuler&nbsp;des donn&eacute;es</p><ul><li>pandas</li><li>SQL &amp; co</li></ul>",
+            "Manipuler des données\n- pandas\n- SQL & co",
+        ),
+        ("<div>Emoji ✅ 🎓</div><script>alert(1)</script><p>Après</p>", "Emoji ✅ 🎓\nAprès"),
+        ("a<br>b<BR/>c <P class='x'>d</P><!-- note --> e", "a\nb\nc\nd\ne"),
+        ("Ligne 1\r\nLigne 2\n\n\nLigne 3", "Ligne 1\nLigne 2\nLigne 3"),
+        ("a < b et c > d", "a < b et c > d"),
+        ("  espaces \u00a0 insécables\u202f!  ", "espaces insécables !"),
+        ("<p>  </p>", None),
+        ("Taux de 92 &#37; et l&#039;équipe", "Taux de 92 % et l'équipe"),
+        ("zero\u200bwidth\ufeff", "zerowidth"),
+    ],
+)
+def test_longtext(raw, clean):
+    assert clean_longtext(raw) == clean
+
+
+def test_html_source_newlines_are_spaces_only_tags_make_lines():
+    assert html_to_text("<p>un\ndeux</p><p>trois</p>").split() == ["un", "deux", "trois"]
+    assert clean_longtext("<p>un\ndeux</p><p>trois</p>") == "un deux\ntrois"
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Ligne 1\r\nLigne 2", "Ligne 1 Ligne 2"),
+        ("\tTabulé en tête", "Tabulé en tête"),
+        ("Café&nbsp;&amp;&nbsp;Code &lt;3", "Café & Code <3"),
+        ("AT&T", "AT&T"),
+        ("", None),
+        ("<b>Gras</b> titre", "Gras titre"),
+    ],
+)
+def test_text_is_one_line(raw, clean):
+    assert clean_text(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [("01", "01"), ("2A", "2A"), (75, "75"), (39775.0, "39775"), (-1, "-1"), (" 326 ", "326")],
+)
+def test_codes_stay_text(raw, clean):
+    assert clean_code(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "clean"),
+    [
+        (35, "int", 35),
+        (35.0, "int", 35),
+        (52.5, "int", 52.5),
+        ("1 490,50", "float", 1490.5),
+        ("-1", "int", -1),
+        (2090, "float", 2090.0),
+        ("", "int", None),
+    ],
+)
+def test_numbers(raw, kind, clean):
+    value = clean_number(raw, kind)
+    assert value == clean
+    assert type(value) is type(clean)
+
+
+@pytest.mark.parametrize("raw", ["abc", "1.2.3", True, "nan", float("inf")])
+def test_bad_numbers(raw):
+    with pytest.raises(BadNumber):
+        clean_number(raw, "float")

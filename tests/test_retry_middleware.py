@@ -1,0 +1,86 @@
+"""Retries wait: exponential backoff, or the server's Retry-After."""
+
+import asyncio
+import time
+from email.utils import formatdate
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import DownloadTimeoutError
+from scrapy.http import Response
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.test import get_crawler
+
+from cpfft.middlewares.retry import HINT_META, WAIT_META, BackoffRetryMiddleware, parse_retry_after
+
+
+@pytest.fixture
+def mw():
+    crawler = get_crawler(
+        settings_dict={"RETRY_TIMES": 3, "CPFFT_RETRY_BACKOFF": 1.0, "CPFFT_RETRY_BACKOFF_MAX": 3.0}
+    )
+    crawler.spider = crawler._create_spider("s")
+    crawler.stats = MemoryStatsCollector(crawler)
+    return BackoffRetryMiddleware.from_crawler(crawler)
+
+
+def test_backoff_doubles_and_is_capped(mw):
+    request = Request("http://127.0.0.1/x")
+    waits = []
+    for _ in range(3):
+        request = mw.process_response(request, Response(request.url, status=503))
+        waits.append(request.meta[WAIT_META])
+    assert waits == [1.0, 2.0, 3.0]
+    final = mw.process_response(request, Response(request.url, status=503))
+    assert isinstance(final, Response)  # budget spent: the error reaches the spider
+    assert mw.crawler.stats.get_value("retry/count") == 3
+    assert mw.crawler.stats.get_value("retry/max_reached") == 1
+
+
+def test_exceptions_are_retried_with_backoff(mw):
+    request = Request("http://127.0.0.1/x")
+    retry = mw.process_exception(request, DownloadTimeoutError("slow"))
+    assert retry.meta[WAIT_META] == 1.0
+
+
+def test_retry_after_seconds_wins(mw):
+    request = Request("http://127.0.0.1/x")
+    response = Response(request.url, status=429, headers={"Retry-After": "7"})
+    assert mw.process_response(request, response).meta[WAIT_META] == 7.0
+
+
+def test_retry_after_is_capped(mw):
+    mw.retry_after_max = 10
+    request = Request("http://127.0.0.1/x")
+    response = Response(request.url, status=429, headers={"Retry-After": "86400"})
+    assert mw.process_response(request, response).meta[WAIT_META] == 10
+
+
+def test_hint_from_another_middleware(mw):
+    request = Request("http://127.0.0.1/x", meta={HINT_META: 4.5})
+    retry = mw.process_response(request, Response(request.url, status=429))
+    assert retry.meta[WAIT_META] == 4.5
+    assert HINT_META not in retry.meta
+
+
+def test_non_retryable_status_passes(mw):
+    request = Request("http://127.0.0.1/x")
+    response = Response(request.url, status=404)
+    assert mw.process_response(request, response) is response
+
+
+def test_parse_retry_after_http_date():
+    now = time.time()
+    assert parse_retry_after(formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
+    assert parse_retry_after(b"garbage") is None
+    assert parse_retry_after(" 2 ") == 2.0
+    assert parse_retry_after(formatdate(now - 30, usegmt=True), now=now) == 0.0
+
+
+def test_process_request_sleeps_then_clears(mw):
+    request = Request("http://127.0.0.1/x", meta={WAIT_META: 0.05})
+    started = time.monotonic()
+    asyncio.run(mw.process_request(request))
+    assert time.monotonic() - started >= 0.04
+    assert WAIT_META not in request.meta
+    assert mw.crawler.stats.get_value("cpfft/retry/wait_seconds") == 0.05
