@@ -1,0 +1,55 @@
+"""Run an emulator standalone: ``python -m tests.fakeapi ods --port 8001 --rows 60000``.
+
+Every knob of the emulator's config is a ``--option`` (``--latency-ms 30``,
+``--fail-rate-5xx 0.1``, ``--schema alias``…). Point cpfft at it with
+``CPF_API_URL=http://127.0.0.1:8001``. The first line printed is the base URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+from tests.fakeapi.ods import OdsConfig, OdsEmulator
+from tests.fakeapi.server import ServerThread
+
+EMULATORS = {"ods": (OdsConfig, OdsEmulator)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.fakeapi")
+    parser.add_argument("api", choices=sorted(EMULATORS), help="which API to emulate")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    known, rest = parser.parse_known_args(argv)
+    config_cls, emulator_cls = EMULATORS[known.api]
+    knobs = argparse.ArgumentParser(prog=f"python -m tests.fakeapi {known.api}")
+    for field in dataclasses.fields(config_cls):
+        kind = type(field.default)
+        flag = "--" + field.name.replace("_", "-")
+        if kind is bool:
+            knobs.add_argument(
+                flag, type=lambda v: v.lower() in ("1", "true", "yes"), default=field.default
+            )
+        else:
+            knobs.add_argument(flag, type=kind, default=field.default)
+    options = knobs.parse_args(rest)
+    config = config_cls(**vars(options))
+    emulator = emulator_cls(config)
+    _ = emulator.dataset  # build the data before announcing the URL
+    server = ServerThread(emulator.app(), known.host, known.port).start()
+    print(server.url, flush=True)
+    print(f"{known.api} emulator ready ({len(emulator.dataset.rows)} rows); Ctrl-C to stop",
+          file=sys.stderr, flush=True)  # fmt: skip
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
