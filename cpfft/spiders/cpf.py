@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
@@ -176,7 +177,10 @@ class CpfSpider(scrapy.Spider):
         self.done: set[int] = set()
         self.failed: dict[int, str] = {}
         self.snapshots: set[str] = set()
-        self.unexpected_fields: set[str] = set()
+        self.queries: dict[int, str] = {}  # partition number -> full ODSQL condition
+        self.waiting: deque[Partition] = deque()
+        self.in_flight = 0
+        self.exports_in_flight = 2
 
     # ------------------------------------------------------------ requests
 
@@ -327,8 +331,57 @@ class CpfSpider(scrapy.Spider):
         nsf = self.schema.field("code_nsf_1")
         where = self.filters()
         for partition in partitions:
-            partition_where = all_of([where, partition.where(departement, nsf)])
-            yield self.export_request(partition_where, partition, attempt=1)
+            self.queries[partition.number] = all_of([where, partition.where(departement, nsf)])
+        self.waiting.extend(partitions)
+        yield from self.next_exports()
+
+    # ------------------------------------------------------------ partitions
+
+    def next_exports(self) -> Iterator[scrapy.Request]:
+        """Keep ``exports_in_flight`` partitions on the go; no more.
+
+        Scrapy keeps downloading while earlier responses are being parsed, so
+        scheduling every export at once would hold every partition's body in
+        memory together. One partition is parsed while the next downloads.
+        """
+        while self.waiting and self.in_flight < self.exports_in_flight:
+            if is_stopping(self.crawler):
+                return
+            partition = self.waiting.popleft()
+            self.in_flight += 1
+            yield self.export_request(partition.number, attempt=1)
+
+    def partition_over(self, number: int, failure: str | None = None) -> Iterator[scrapy.Request]:
+        if failure is None:
+            self.done.add(number)
+        else:
+            self.failed[number] = failure
+        self.in_flight -= 1
+        yield from self.next_exports()
+
+    def export_request(self, number: int, attempt: int) -> scrapy.Request:
+        partition = self.partitions[number]
+        return self.api_request(
+            "/exports/jsonl",
+            {
+                "where": self.queries[number],
+                "limit": -1 if partition.limit is None else partition.limit,
+            },
+            self.parse_export,
+            step=partition.describe(),
+            partition=number,
+            attempt=attempt,
+        )
+
+    def recount_request(self, number: int, attempt: int) -> scrapy.Request:
+        return self.api_request(
+            "/records",
+            {"select": "count(*) as n", "where": self.queries[number], "limit": 1},
+            self.parse_recount,
+            step=f"{self.partitions[number].describe()} recount",
+            partition=number,
+            attempt=attempt,
+        )
 
     def parse_export(self, response: Response) -> Iterator[Formation | scrapy.Request]:
         number = response.meta["partition"]
@@ -336,17 +389,14 @@ class CpfSpider(scrapy.Spider):
         body = response.body
         received = self.count_lines(body)
         if not self.ends_on_whole_row(body):
-            retry = self.retry_partition(response, "export cut off mid-row", self.export_again)
+            yield from self.try_again(response, "export cut off mid-row", self.export_request)
         elif received != partition.expected:
             # Whole rows, but not as many as counted: cut at a row boundary, or the
             # catalogue changed since the count. Count again, then fetch again.
             problem = f"export gave {received} rows, {partition.expected} counted"
-            retry = self.retry_partition(response, problem, self.count_again)
+            yield from self.try_again(response, problem, self.recount_request)
         else:
-            yield from self.rows(body, response, partition)
-            return
-        if retry is not None:
-            yield retry
+            yield from self.rows(body, response)
 
     @staticmethod
     def count_lines(body: bytes) -> int:
@@ -364,49 +414,26 @@ class CpfSpider(scrapy.Spider):
             return False
         return True
 
-    def retry_partition(self, response: Response, problem: str, how: Any) -> scrapy.Request | None:
+    def try_again(self, response: Response, problem: str, request: Any) -> Iterator[scrapy.Request]:
+        """Fetch a partition again (``request(number, attempt)``), or give it up."""
         number = response.meta["partition"]
         attempt = response.meta["attempt"]
         description = self.partitions[number].describe()
         self.crawler.stats.inc_value("cpfft/partition_retries")
         if attempt >= self.max_attempts:
-            self.failed[number] = f"{problem} (gave up after {attempt} attempts)"
             logger.error("%s: %s; gave up after %d attempts", description, problem, attempt)
-            return None
+            yield from self.partition_over(number, f"{problem} (gave up after {attempt} attempts)")
+            return
         logger.warning("%s: %s; fetching it again", description, problem)
-        return how(response.meta["partition_where"], number, attempt + 1)
-
-    def export_again(self, where: str, number: int, attempt: int) -> scrapy.Request:
-        return self.export_request(where, self.partitions[number], attempt)
-
-    def export_request(self, where: str, partition: Partition, attempt: int) -> scrapy.Request:
-        return self.api_request(
-            "/exports/jsonl",
-            {"where": where, "limit": -1 if partition.limit is None else partition.limit},
-            self.parse_export,
-            step=partition.describe(),
-            partition=partition.number,
-            partition_where=where,
-            attempt=attempt,
-        )
-
-    def count_again(self, where: str, number: int, attempt: int) -> scrapy.Request:
-        return self.api_request(
-            "/records",
-            {"select": "count(*) as n", "where": where, "limit": 1},
-            self.parse_recount,
-            step=f"{self.partitions[number].describe()} recount",
-            partition=number,
-            partition_where=where,
-            attempt=attempt,
-        )
+        yield request(number, attempt + 1)
 
     def parse_recount(self, response: Response) -> Iterator[scrapy.Request]:
-        partition = self.partitions[response.meta["partition"]]
+        number = response.meta["partition"]
+        partition = self.partitions[number]
         try:
             ((_, n),) = parse_groups(response.json(), ())
         except (SchemaError, ValueError) as exc:
-            self.failed[partition.number] = f"cannot read its row count: {exc}"
+            yield from self.partition_over(number, f"cannot read its row count: {exc}")
             return
         before = partition.expected
         partition.recount(n)
@@ -418,21 +445,16 @@ class CpfSpider(scrapy.Spider):
                 before,
             )
             self.adjust_total(partition.expected - before)
-        yield self.export_request(
-            response.meta["partition_where"], partition, response.meta["attempt"]
-        )
+        yield self.export_request(number, response.meta["attempt"])
 
     def adjust_total(self, delta: int) -> None:
         if self.progress_total is not None:
             self.progress_total += delta
             self.crawler.stats.set_value("cpfft/rows_expected", self.progress_total)
 
-    def rows(
-        self, body: bytes, response: Response, partition: Partition
-    ) -> Iterator[Formation | scrapy.Request]:
+    def rows(self, body: bytes, response: Response) -> Iterator[Formation | scrapy.Request]:
         assert self.schema is not None
         rename = self.schema.rename
-        columns = set(FORMATION_FIELDS)
         for line in io.BytesIO(body):
             if not line.strip():
                 continue
@@ -441,19 +463,11 @@ class CpfSpider(scrapy.Spider):
             except ValueError:
                 # A malformed row inside a whole body: fetch the partition again;
                 # rows already written are dropped as duplicates.
-                retry = self.retry_partition(response, "malformed row in export", self.export_again)
-                if retry is not None:
-                    yield retry
+                yield from self.try_again(response, "malformed row in export", self.export_request)
                 return
-            row = {}
-            for key, value in record.items():
-                name = rename.get(key, key)
-                if name in columns:
-                    row[name] = value
-                elif key not in self.unexpected_fields:
-                    self.unexpected_fields.add(key)
+            row = {rename[k]: v for k, v in record.items() if k in rename}
             snapshot = row.get("date_extract")
-            if snapshot not in self.snapshots and snapshot is not None:
+            if snapshot is not None and snapshot not in self.snapshots:
                 self.snapshots.add(snapshot)
                 if len(self.snapshots) == 2:
                     logger.warning(
@@ -462,21 +476,21 @@ class CpfSpider(scrapy.Spider):
                         " and ".join(sorted(self.snapshots)),
                     )
             yield Formation(**row)
-        self.done.add(partition.number)
+        yield from self.partition_over(response.meta["partition"])
 
     # ------------------------------------------------------------ failures
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request
         step = request.meta.get("step", request.url)
         reason = describe_failure(failure)
-        number = request.meta.get("partition")
-        if number is not None:
-            self.failed[number] = reason
-        elif not is_stopping(self.crawler):
-            mark_incomplete(self.crawler, f"{step}: {reason}")
         if not is_stopping(self.crawler):
             logger.error("%s failed: %s", step[:1].upper() + step[1:], reason)
+        number = request.meta.get("partition")
+        if number is not None:
+            yield from self.partition_over(number, reason)
+        elif not is_stopping(self.crawler):
+            mark_incomplete(self.crawler, f"{step}: {reason}")
 
     def unfinished_work(self) -> list[str]:
         """What is missing from the output (read by the RunReport extension)."""
