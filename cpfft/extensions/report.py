@@ -156,9 +156,12 @@ class RunReport:
             cells = ", ".join(f"{k}: {count(v)}" for k, v in sorted(blanked.items()))
             lines.append(f"  cells emptied:      {cells} (not a number)")
         calls = count(stats.get_value("downloader/request_count", 0))
-        retries = count(stats.get_value("retry/count", 0))
+        retries = f"{count(stats.get_value('retry/count', 0))} retries"
+        refetched = stats.get_value("cpfft/partition_retries", 0)
+        if refetched:
+            retries += f", {count(refetched)} partitions fetched again"
         lines += [
-            f"  API calls:          {calls} ({retries} retries)",
+            f"  API calls:          {calls} ({retries})",
             f"  elapsed:            {duration(time.monotonic() - self.started)}",
         ]
         lines += [f"  missing:            {p}" for p in stats.get_value("cpfft/problems") or []]
