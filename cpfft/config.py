@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from dotenv import find_dotenv, load_dotenv
+from dotenv import dotenv_values, find_dotenv
 
 from cpfft.exporters import DELIMITERS
 from cpfft.params import ConfigurationError
@@ -23,19 +23,24 @@ if TYPE_CHECKING:
 
 def load_environment() -> str | None:
     """Load ``.env`` (found from the working directory, as scrapyd eggs need) into
-    ``os.environ`` without overriding real environment variables.
+    ``os.environ`` without overriding real (non-empty) environment variables.
 
     Returns the path of the file loaded, if any.
     """
     path = find_dotenv(usecwd=True)
-    if path:
-        try:
-            load_dotenv(path, override=False, encoding="utf-8")
-        except UnicodeDecodeError:
-            # Reported as a one-line error by check_common_settings().
-            os.environ["CPFFT_DOTENV_ERROR"] = f"{path} is not valid UTF-8; save it as UTF-8"
+    if not path:
+        return None
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except UnicodeDecodeError:
+        # Reported as a one-line error by check_common_settings().
+        os.environ["CPFFT_DOTENV_ERROR"] = f"{path} is not valid UTF-8; save it as UTF-8"
         return path
-    return None
+    for name, value in values.items():
+        # A variable set but empty in the environment does not hide the .env value.
+        if value is not None and not os.environ.get(name, "").strip():
+            os.environ[name] = value
+    return path
 
 
 def env(name: str, default: str) -> str:

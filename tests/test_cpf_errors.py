@@ -162,8 +162,24 @@ def test_partition_that_never_comes_whole_fails_the_run(ods, crawl):
     result = crawl("cpf", env={"CPF_API_URL": api.url, "CPF_PARTITION_ATTEMPTS": "2"})
     assert result.returncode == 1
     assert "gave up after 2 attempts" in result.log
-    assert "Run summary (cpf): FAILED" in result.log
+    assert "INFO: Run summary (cpf): FAILED" in result.log
+    assert (
+        "ERROR: The output is FAILED: see 'missing' in the summary above (exit code 1)"
+        in result.log
+    )
     assert "Traceback" not in result.log
+
+
+def test_timeouts_are_retried(ods, crawl):
+    api = ods(rows=1500, slow_rate=0.3, slow_ms=4000, fault_seed=11)
+    result = crawl(
+        "cpf",
+        env={"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": "300", "CPFFT_DOWNLOAD_TIMEOUT": "1"},
+    )
+    assert result.returncode == 0, result.log
+    assert keys(result) == truth(api)
+    assert api.stats()["slow"] > 0
+    assert "retry/reason_count/scrapy.exceptions.DownloadTimeoutError" in result.log
 
 
 def test_quota_exhausted_stops_cleanly_with_reset_time(ods, crawl):

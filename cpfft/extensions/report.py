@@ -7,9 +7,9 @@
   ``complete`` only if the run finished normally, every feed was stored and no
   component reported missing data (see :mod:`cpfft.runstate`); otherwise
   ``incomplete`` (some rows written) or ``failed``.
-- When the engine stops: a summary (rows written, duplicates removed, rows
-  dropped and why, API calls, retries, elapsed time, output path, and what is
-  missing), at INFO for a complete run, at ERROR otherwise.
+- When the engine stops: a summary at INFO (rows written, duplicates removed,
+  rows dropped and why, API calls, retries, elapsed time, output path, and
+  what is missing), followed by one ERROR line if the output is not complete.
 """
 
 from __future__ import annotations
@@ -170,5 +170,10 @@ class RunReport:
     def engine_stopped(self) -> None:
         if not self.summary:
             return
-        complete = self.crawler.stats.get_value(OUTCOME) == "complete"
-        logger.log(logging.INFO if complete else logging.ERROR, "\n".join(self.summary))
+        logger.info("\n".join(self.summary))
+        outcome = self.crawler.stats.get_value(OUTCOME)
+        if outcome != "complete":
+            logger.error(
+                "The output is %s: see 'missing' in the summary above (exit code 1)",
+                outcome.upper(),
+            )

@@ -80,6 +80,8 @@ class OdsConfig:
     burst_per_second: int = 0  # 0 = no per-second limiter
     # --- faults
     latency_ms: float = 0.0
+    slow_rate: float = 0.0  # share of calls answered only after slow_ms (beyond a client timeout)
+    slow_ms: float = 5000.0
     fail_rate_5xx: float = 0.0
     fault_seed: int = 7
     truncate_exports: int = 0  # cut the next N export responses
@@ -145,6 +147,7 @@ class OdsEmulator:
             "http_429": self.counters["http_429"],
             "http_5xx": self.counters["http_5xx"],
             "truncated": self.counters["truncated"],
+            "slow": self.counters["slow"],
         }
 
     # ------------------------------------------------------------ app
@@ -160,6 +163,9 @@ class OdsEmulator:
             return await self.admin(request)
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
+        if self.config.slow_rate and self.fault_rng.random() < self.config.slow_rate:
+            self.counters["slow"] += 1
+            await asyncio.sleep(self.config.slow_ms / 1000)
         self.counters["calls"] += 1
         if len(self.requests) < 10_000:
             self.requests.append(str(request.rel_url))
