@@ -19,29 +19,34 @@ EMULATORS = {"ods": (OdsConfig, OdsEmulator)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fakeapi")
-    parser.add_argument("api", choices=sorted(EMULATORS), help="which API to emulate")
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in EMULATORS:
+        print(f"usage: python -m tests.fakeapi {{{','.join(EMULATORS)}}} [--help] [options]",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    api = argv[0]
+    config_cls, emulator_cls = EMULATORS[api]
+    parser = argparse.ArgumentParser(prog=f"python -m tests.fakeapi {api}")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
-    known, rest = parser.parse_known_args(argv)
-    config_cls, emulator_cls = EMULATORS[known.api]
-    knobs = argparse.ArgumentParser(prog=f"python -m tests.fakeapi {known.api}")
+    knobs = [f.name for f in dataclasses.fields(config_cls)]
     for field in dataclasses.fields(config_cls):
         kind = type(field.default)
         flag = "--" + field.name.replace("_", "-")
         if kind is bool:
-            knobs.add_argument(
-                flag, type=lambda v: v.lower() in ("1", "true", "yes"), default=field.default
-            )
+            parser.add_argument(flag, type=lambda v: v.lower() in ("1", "true", "yes"),
+                                default=field.default, help=f"default {field.default}")  # fmt: skip
         else:
-            knobs.add_argument(flag, type=kind, default=field.default)
-    options = knobs.parse_args(rest)
-    config = config_cls(**vars(options))
+            parser.add_argument(
+                flag, type=kind, default=field.default, help=f"default {field.default}"
+            )
+    options = parser.parse_args(argv[1:])
+    config = config_cls(**{k: getattr(options, k) for k in knobs})
     emulator = emulator_cls(config)
     _ = emulator.dataset  # build the data before announcing the URL
-    server = ServerThread(emulator.app(), known.host, known.port).start()
+    server = ServerThread(emulator.app(), options.host, options.port).start()
     print(server.url, flush=True)
-    print(f"{known.api} emulator ready ({len(emulator.dataset.rows)} rows); Ctrl-C to stop",
+    print(f"{api} emulator ready ({len(emulator.dataset.rows)} rows); Ctrl-C to stop",
           file=sys.stderr, flush=True)  # fmt: skip
     try:
         while True:

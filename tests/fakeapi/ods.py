@@ -57,17 +57,9 @@ JSON_TYPE = "application/json; charset=utf-8"
 
 
 @dataclass
-class OdsConfig:
-    # --- the dataset (changing one regenerates it)
-    rows: int = 60_000
-    seed: int = 20261128
-    heavy_departement: str = "75"
-    heavy_share: float = 0.2
-    null_location_share: float = 0.01
-    snapshot_date: str = "2026-11-28"
-    duplicate_rows: int = 0
-    rows_without_id: int = 0
-    hostile_every: int = 37
+class OdsConfig(CpfDatasetConfig):
+    """The dataset knobs (inherited; changing one regenerates the data), plus these."""
+
     # --- the contract's open questions (§12), as switches
     dataset_id: str = "moncompteformation_catalogueformation"
     schema: str = "2025"  # "2025": date_extract/code_inventaire/siret; "alias": date_chargement/code_rs/siret_of
@@ -117,7 +109,7 @@ class OdsEmulator:
         key = tuple(getattr(cfg, k) for k in sorted(DATASET_KNOBS))
         if key != self._dataset_key:
             self._dataset = CpfDataset(
-                CpfDatasetConfig(**{k: getattr(cfg, k) for k in DATASET_KNOBS})
+                CpfDatasetConfig(**{k: getattr(cfg, k) for k in sorted(DATASET_KNOBS)})
             )
             self._dataset_key = key
             self._rid_index = None
