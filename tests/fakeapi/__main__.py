@@ -12,10 +12,11 @@ import dataclasses
 import sys
 import time
 
+from tests.fakeapi.francetravail import FtConfig, FtEmulator
 from tests.fakeapi.ods import OdsConfig, OdsEmulator
 from tests.fakeapi.server import ServerThread
 
-EMULATORS = {"ods": (OdsConfig, OdsEmulator)}
+EMULATORS = {"ods": (OdsConfig, OdsEmulator), "francetravail": (FtConfig, FtEmulator)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m tests.fakeapi {api}")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
-    knobs = [f.name for f in dataclasses.fields(config_cls)]
+    knobs = [f.name for f in dataclasses.fields(config_cls) if f.default is not dataclasses.MISSING]
     for field in dataclasses.fields(config_cls):
+        if field.default is dataclasses.MISSING:
+            continue  # e.g. the credentials table: fixed defaults, see the module
         kind = type(field.default)
         flag = "--" + field.name.replace("_", "-")
         if kind is bool:
@@ -46,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     _ = emulator.dataset  # build the data before announcing the URL
     server = ServerThread(emulator.app(), options.host, options.port).start()
     print(server.url, flush=True)
-    print(f"{api} emulator ready ({len(emulator.dataset.rows)} rows); Ctrl-C to stop",
+    print(f"{api} emulator ready; Ctrl-C to stop",
           file=sys.stderr, flush=True)  # fmt: skip
     try:
         while True:
