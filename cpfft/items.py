@@ -81,6 +81,44 @@ class Formation:
     coderegion_export: str | None = _f("code")
 
 
+@dataclass(slots=True)
+class Offre:
+    """One France Travail job offer.
+
+    The first six columns are the old script's, under its French headers
+    (see :data:`OFFRE_HEADERS`); then what an analyst needs. Dates are ISO 8601
+    as the API gives them (UTC, milliseconds).
+    """
+
+    KEY: ClassVar[tuple[str, ...]] = ("id",)
+
+    intitule: str | None = _f("text")
+    lieu: str | None = _f("text")
+    entreprise: str | None = _f("text")
+    date_publication: str | None = _f("date")
+    description: str | None = _f("longtext")
+    url: str | None = _f("code")
+    id: str | None = _f("code")
+    type_contrat: str | None = _f("code")
+    type_contrat_libelle: str | None = _f("text")
+    nature_contrat: str | None = _f("text")
+    experience_exigee: str | None = _f("code")
+    experience: str | None = _f("text")
+    salaire: str | None = _f("text")
+    code_rome: str | None = _f("code")
+    libelle_rome: str | None = _f("text")
+    code_naf: str | None = _f("code")
+    secteur_activite: str | None = _f("text")
+    code_postal: str | None = _f("code")
+    commune_insee: str | None = _f("code")
+    departement: str | None = _f("code")
+    latitude: float | None = _f("float")
+    longitude: float | None = _f("float")
+    date_actualisation: str | None = _f("date")
+    origine: str | None = _f("text")
+    partenaire: str | None = _f("text")
+
+
 def field_names(item_class: type) -> list[str]:
     return [f.name for f in fields(item_class)]
 
@@ -91,3 +129,13 @@ def field_kinds(item_class: type) -> dict[str, str]:
 
 FORMATION_FIELDS: list[str] = field_names(Formation)
 assert len(FORMATION_FIELDS) == 47
+
+#: CSV headers of the offers file: the old script's six French headers, then field names.
+OFFRE_HEADERS: dict[str, str] = {
+    "intitule": "Intitulé",
+    "lieu": "Lieu",
+    "entreprise": "Entreprise",
+    "date_publication": "Date de publication",
+    "description": "Description",
+    "url": "URL",
+} | {name: name for name in field_names(Offre)[6:]}

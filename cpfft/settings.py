@@ -29,6 +29,21 @@ CPF_PARTITION_ATTEMPTS = env("CPF_PARTITION_ATTEMPTS", "4")
 # A 429 whose reset is nearer than this is waited for; a later one stops the run.
 CPF_QUOTA_MAX_WAIT = env("CPF_QUOTA_MAX_WAIT", "120")
 
+# France Travail « Offres d'emploi v2 ». Credentials (FT_CLIENT_ID / FT_CLIENT_SECRET) are
+# NOT settings: cpfft.credentials reads them from the environment only when needed.
+FT_API_URL = env("FT_API_URL", "https://api.francetravail.io")
+FT_TOKEN_URL = env(
+    "FT_TOKEN_URL",
+    "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire",
+)
+FT_SCOPE = env("FT_SCOPE", "api_offresdemploiv2 o2dsoffre")
+# Hard cap on requests per second to France Travail, token calls included (quota: 10/s
+# per application; split it between jobs that share one application).
+FT_MAX_RPS = env("FT_MAX_RPS", "10")
+# Lower creation-date bound of queries without -a minCreationDate (the API needs both bounds).
+FT_OLDEST_CREATION = env("FT_OLDEST_CREATION", "2000-01-01T00:00:00Z")
+FT_OAUTH_ENABLED = False  # switched on by the offres spider
+
 # APIs, not web pages: robots.txt would cost a quota call and means nothing here.
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakeapi import OdsEmulator, ServerThread
+from tests.fakeapi import FtEmulator, OdsEmulator, ServerThread
+from tests.fakeapi.francetravail import CLIENT_ID, CLIENT_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
 BOM = b"\xef\xbb\xbf"
@@ -44,6 +45,37 @@ def ods() -> Iterator[Callable[..., OdsEmulator]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def ft() -> Iterator[Callable[..., FtEmulator]]:
+    """Factory: ``ft(offers=5000, latency_ms=30)`` starts a France Travail emulator on 127.0.0.1:0."""
+    servers: list[ServerThread] = []
+
+    def start(**knobs: Any) -> FtEmulator:
+        knobs.setdefault("offers", 2000)
+        emulator = FtEmulator(**knobs)
+        _ = emulator.dataset
+        server = ServerThread(emulator.app()).start()
+        servers.append(server)
+        emulator.url = server.url  # type: ignore[attr-defined]
+        return emulator
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def ft_env(emulator: FtEmulator, **extra: str) -> dict[str, str]:
+    """Environment pointing cpfft at a France Travail emulator, with its test credentials."""
+    env = {
+        "FT_API_URL": emulator.url,  # type: ignore[attr-defined]
+        "FT_TOKEN_URL": f"{emulator.url}/connexion/oauth2/access_token?realm=/partenaire",  # type: ignore[attr-defined]
+        "FT_CLIENT_ID": CLIENT_ID,
+        "FT_CLIENT_SECRET": CLIENT_SECRET,
+    }
+    env.update(extra)
+    return env
 
 
 @dataclass
@@ -72,7 +104,7 @@ class CrawlResult:
         return [dict(zip(header, r, strict=True)) for r in rows]
 
 
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def clean_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -81,10 +113,16 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["SCRAPY_SETTINGS_MODULE"] = "cpfft.settings"
     # Never the real services: a test that forgets its emulator hits a closed loopback port.
     env["CPF_API_URL"] = "http://127.0.0.1:9"
+    env["FT_API_URL"] = "http://127.0.0.1:9"
+    env["FT_TOKEN_URL"] = "http://127.0.0.1:9/connexion/oauth2/access_token?realm=/partenaire"
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["CPFFT_RETRY_BACKOFF"] = "0.05"  # tests need not wait seconds between retries
     env["CPFFT_PROGRESS_INTERVAL"] = "1"
-    env.update(extra or {})
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     return env
 
 

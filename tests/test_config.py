@@ -54,7 +54,7 @@ def test_scrapy_list(tmp_path):
         [sys.executable, "-m", "scrapy", "list"], env=clean_env(), cwd=tmp_path,
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert out.stdout.split() == ["cpf"]
+    assert out.stdout.split() == ["cpf", "offres"]
 
 
 def test_standalone_emulator(tmp_path):

@@ -119,7 +119,7 @@ def test_themes_are_extensible(ods, crawl):
 def test_unknown_spider_and_unwritable_output(crawl, tmp_path):
     result = crawl("cpff")
     assert result.returncode == 2
-    assert "cpfft: error: unknown spider 'cpff'. Spiders: cpf" in result.stderr
+    assert "cpfft: error: unknown spider 'cpff'. Spiders: cpf, offres" in result.stderr
     (tmp_path / "adir.csv").mkdir()
     result = crawl("cpf", output="adir.csv")
     assert result.returncode == 2

@@ -1,0 +1,356 @@
+"""``scrapy crawl offres -a motsCles=python -a region=11 -O offres.csv``: every matching offer.
+
+The search API returns windows of 150 offers and no window may start after
+index 3000, so one query reaches at most 3 150 offers. This spider goes past
+that cap with a **creation-date cursor** instead of guessing partitions:
+
+1. The crawl's time ``t0`` is fixed at start; every query carries
+   ``minCreationDate`` (the user's, or ``FT_OLDEST_CREATION``) and
+   ``maxCreationDate`` (the user's, or ``t0``) and ``sort=1`` (newest first).
+   Offers published while the crawl runs are after ``t0``: they cannot shift
+   the windows, so they cause neither losses nor duplicates.
+2. Page 0 of a query is its probe: ``Content-Range`` gives the total. Up to
+   3 150 offers: the other pages are fetched, done. Beyond: pages up to index
+   3149 are fetched, and the creation time ``D`` of offer 3149 becomes the
+   ``maxCreationDate`` of the next query (bounds are inclusive to the second,
+   so offers created in second ``D`` come twice and are deduplicated by id).
+3. If more than 3 150 offers share one second, that second is split by a
+   facet whose counts cover it entirely (``typeContrat`` — unless the query
+   filters on ``natureContrat``, which the API ORs with it — then
+   ``experience``, ``qualification``).
+
+Requests ≈ ⌈N/150⌉ plus one probe per 3 150 offers; the probe of each query
+is also its first page, so almost nothing is wasted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode, urlsplit
+
+import scrapy
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from cpfft.config import check_base_url
+from cpfft.credentials import load_credentials
+from cpfft.francetravail import (
+    MAX_START,
+    REACHABLE,
+    SEARCH_PARAMS,
+    WINDOW,
+    api_date,
+    api_query,
+    check_combinations,
+    offre_from_api,
+    parse_api_date,
+    parse_content_range,
+)
+from cpfft.items import OFFRE_HEADERS, Offre
+from cpfft.params import ConfigurationError, parse_arguments
+from cpfft.runstate import is_stopping, mark_incomplete
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+    from twisted.python.failure import Failure
+
+logger = logging.getLogger(__name__)
+
+SEARCH_PATH = "/partenaire/offresdemploi/v2/offres/search"
+OAUTH = "cpfft.middlewares.oauth.OAuth2TokenMiddleware"
+SPLIT_FACETS = ("typeContrat", "experience", "qualification", "natureContrat")
+
+
+@dataclass
+class Query:
+    """One search query: the user's filters, a creation-date window, maybe a facet value."""
+
+    number: int
+    low: str
+    high: str
+    extra: dict[str, str] = field(default_factory=dict)
+    tried: tuple[str, ...] = ()
+    total: int | None = None
+    pages: set[int] = field(default_factory=set)  # first indexes scheduled
+    done: set[int] = field(default_factory=set)
+    failed: dict[int, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        facet = "".join(f", {k}={v}" for k, v in self.extra.items())
+        return f"query {self.number} (created {self.low} to {self.high}{facet})"
+
+
+def check_rate(settings: BaseSettings) -> float:
+    raw = settings.get("FT_MAX_RPS")
+    try:
+        rate = float(raw)
+    except (TypeError, ValueError):
+        rate = -1.0
+    if not 0 < rate <= 100:
+        raise ConfigurationError(
+            f"setting FT_MAX_RPS={raw!r} must be a number of requests per second, 0 < x ≤ 100"
+        )
+    return rate
+
+
+class OffresSpider(scrapy.Spider):
+    name = "offres"
+    custom_settings: ClassVar[dict[str, Any]] = {
+        "FEED_EXPORT_FIELDS": OFFRE_HEADERS,
+        "FT_OAUTH_ENABLED": True,
+    }
+
+    # ------------------------------------------------------------ configuration
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
+        middlewares.setdefault(OAUTH, 650)
+        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
+
+    @classmethod
+    def check_configuration(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict:
+        check_base_url(settings, "FT_API_URL")
+        token_url = str(settings.get("FT_TOKEN_URL") or "").strip()
+        parts = urlsplit(token_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(
+                f"setting FT_TOKEN_URL={token_url!r} is not an http(s) URL. Default: "
+                "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire"
+            )
+        if not str(settings.get("FT_SCOPE") or "").split():
+            raise ConfigurationError(
+                "setting FT_SCOPE is empty. Default: 'api_offresdemploiv2 o2dsoffre'"
+            )
+        check_rate(settings)
+        oldest = str(settings.get("FT_OLDEST_CREATION") or "")
+        try:
+            datetime.strptime(oldest, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            raise ConfigurationError(
+                f"setting FT_OLDEST_CREATION={oldest!r} must look like 2000-01-01T00:00:00Z"
+            ) from None
+        args = parse_arguments(SEARCH_PARAMS, arguments)
+        problem = check_combinations(args)
+        if problem:
+            raise ConfigurationError(problem)
+        load_credentials()
+        return args
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OffresSpider:
+        parsed = cls.check_configuration(crawler.settings, kwargs)
+        spider = super().from_crawler(
+            crawler, *args, **{k: v for k, v in kwargs.items() if k.startswith("_")}
+        )
+        settings = crawler.settings
+        slot = settings.get("FT_DOWNLOAD_SLOT", "francetravail")
+        # One slot for the token host and the API host: the quota is per application
+        # and counts token calls. A slot delay is a hard cap on request starts (one per
+        # delay); no jitter, which would allow bursts. Concurrency only has to cover
+        # the latency at that rate.
+        slots = settings.getdict("DOWNLOAD_SLOTS")
+        slots[slot] = {"delay": 1.0 / check_rate(settings), "concurrency": 32, "jitter": 0}
+        settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
+        spider.configure(settings, parsed, slot)
+        return spider
+
+    def configure(self, settings: BaseSettings, args: dict[str, Any], slot: str) -> None:
+        self.args = args
+        self.slot = slot
+        self.search_url = check_base_url(settings, "FT_API_URL") + SEARCH_PATH
+        self.base = api_query(args)
+        self.oldest = settings.get("FT_OLDEST_CREATION")
+        self.max_offers: int | None = args["max_offers"]
+        self.progress_total: int | None = None
+        self.queries: list[Query] = []
+        self.numbers = itertools.count(1)
+        self.reserved = 0  # offers the scheduled pages can bring (max_offers budget)
+        self.written: set[str] = set()
+
+    # ------------------------------------------------------------ requests
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        t0 = api_date(datetime.now(UTC))
+        if self.args["sort"] not in (None, "1"):
+            logger.warning(
+                "-a sort=%s ignored: offers are fetched newest first (sort=1)", self.args["sort"]
+            )
+        low = self.base.pop("minCreationDate", None) or self.oldest
+        high = self.base.pop("maxCreationDate", None) or t0
+        yield self.probe(Query(next(self.numbers), low, high))
+
+    def probe(self, query: Query) -> scrapy.Request:
+        self.queries.append(query)
+        return self.page(query, 0, priority=5)
+
+    def page(self, query: Query, first: int, priority: int = 0) -> scrapy.Request:
+        query.pages.add(first)
+        params = {**self.base, **query.extra, "minCreationDate": query.low,
+                  "maxCreationDate": query.high, "sort": "1", "range": f"{first}-{first + WINDOW - 1}"}  # fmt: skip
+        return scrapy.Request(
+            f"{self.search_url}?{urlencode(params)}",
+            callback=self.parse_page,
+            errback=self.on_error,
+            headers={"Accept": "application/json"},
+            meta={"query": query.number, "first": first, "download_slot": self.slot},
+            priority=priority,
+            dont_filter=True,
+        )
+
+    # ------------------------------------------------------------ responses
+
+    def parse_page(self, response: Response) -> Iterator[Offre | scrapy.Request]:
+        query = self.queries[response.meta["query"] - 1]
+        first = response.meta["first"]
+        offers: list[dict[str, Any]] = []
+        facets: list[Any] = []
+        if response.status != 204 and response.body:
+            try:
+                data = json.loads(response.body)
+            except ValueError:
+                query.failed[first] = "the answer is not JSON"
+                logger.error("%s, offers from %d: the answer is not JSON", query.describe(), first)
+                return
+            offers = [o for o in data.get("resultats") or [] if isinstance(o, dict)]
+            facets = data.get("filtresPossibles") or []
+        window = parse_content_range(response.headers.get(b"Content-Range"))
+        if window is not None:
+            total = window[2]
+        elif first == 0:
+            total = len(offers)  # 204 without header, or a complete 200 without one
+        else:
+            total = query.total or 0
+        yield from self.offers(offers)
+        query.done.add(first)
+        if first == 0:
+            yield from self.on_probe(query, total, facets)
+        if first == MAX_START and query.total is not None and query.total > REACHABLE:
+            yield from self.next_query(query, offers)
+
+    def offers(self, rows: list[dict[str, Any]]) -> Iterator[Offre]:
+        for data in rows:
+            if self.max_offers is not None:
+                offer_id = data.get("id")
+                if offer_id not in self.written and len(self.written) >= self.max_offers:
+                    return
+                self.written.add(offer_id)
+            yield offre_from_api(data)
+
+    def on_probe(self, query: Query, total: int, facets: list[Any]) -> Iterator[scrapy.Request]:
+        query.total = total
+        if self.progress_total is None:
+            self.progress_total = total if self.max_offers is None else min(total, self.max_offers)
+            self.crawler.stats.set_value("cpfft/offers_matching", total)
+            logger.info("%d offers match; fetching them %d per call", total, WINDOW)
+        reachable = min(total, REACHABLE)
+        if total > REACHABLE and query.high == query.low:
+            yield from self.split_second(query, facets)
+            return
+        self.reserved += min(WINDOW, reachable)
+        firsts = list(range(WINDOW, reachable, WINDOW))
+        if total > REACHABLE:
+            # The cursor page first: it tells where the next query starts.
+            firsts = [MAX_START] + [f for f in firsts if f != MAX_START]
+        for first in firsts:
+            if self.budget_spent():
+                return
+            self.reserved += min(WINDOW, reachable - first)
+            yield self.page(query, first, priority=10 if first == MAX_START else 0)
+
+    def budget_spent(self) -> bool:
+        return self.max_offers is not None and self.reserved >= self.max_offers
+
+    def next_query(self, query: Query, offers: list[dict[str, Any]]) -> Iterator[scrapy.Request]:
+        if self.budget_spent() or not offers:
+            return
+        try:
+            last = parse_api_date(offers[-1]["dateCreation"])
+        except (KeyError, TypeError, ValueError):
+            query.failed[MAX_START] = "offer 3149 has no usable dateCreation"
+            return
+        high = api_date(last)
+        if high == query.high:
+            # More than 3 150 offers up to one second: that second needs a facet split.
+            yield self.probe(Query(next(self.numbers), high, high, dict(query.extra), query.tried))
+            low = query.low
+            before = api_date(datetime.fromtimestamp(last.timestamp() - 1, UTC))
+            if low <= before:
+                yield self.probe(
+                    Query(next(self.numbers), low, before, dict(query.extra), query.tried)
+                )
+            return
+        yield self.probe(Query(next(self.numbers), query.low, high, dict(query.extra), query.tried))
+
+    def split_second(self, query: Query, facets: list[Any]) -> Iterator[scrapy.Request]:
+        """Split a one-second window holding more than 3 150 offers by a covering facet."""
+        counts = {f.get("filtre"): f.get("agregation") or [] for f in facets if isinstance(f, dict)}
+        for facet in SPLIT_FACETS:
+            if facet in query.tried or facet in query.extra:
+                continue
+            if facet == "typeContrat" and "natureContrat" in self.base:
+                continue  # the API ORs typeContrat with natureContrat
+            if facet == "natureContrat" and "typeContrat" in self.base:
+                continue
+            values = {
+                str(a.get("valeurPossible")): a.get("nbResultats", 0) for a in counts.get(facet, [])
+            }
+            if not values or sum(values.values()) != query.total or "X" in values:
+                continue  # offers without a value would be lost
+            logger.info(
+                "%s: %d offers in one second, split by %s", query.describe(), query.total, facet
+            )
+            for value in sorted(values):
+                extra = {**query.extra, facet: value}
+                yield self.probe(
+                    Query(next(self.numbers), query.low, query.high, extra, (*query.tried, facet))
+                )
+            query.done.update(query.pages)
+            return
+        query.failed[-1] = f"{query.total} offers created in one second and no facet splits them"
+        logger.error("%s: %s", query.describe(), query.failed[-1])
+
+    # ------------------------------------------------------------ failures
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request
+        query = self.queries[request.meta["query"] - 1]
+        first = request.meta["first"]
+        reason = describe_failure(failure)
+        query.failed[first] = reason
+        if not is_stopping(self.crawler):
+            logger.error("%s, offers from %d: %s", query.describe(), first, reason)
+            if first == 0:
+                mark_incomplete(self.crawler, f"{query.describe()}: {reason}")
+
+    def unfinished_work(self) -> list[str]:
+        missing = []
+        for query in self.queries:
+            for first in sorted(query.pages - query.done):
+                reason = query.failed.get(first, "not fetched (run stopped)")
+                missing.append(f"{query.describe()}, offers {first}-{first + WINDOW - 1}: {reason}")
+            if -1 in query.failed:
+                missing.append(f"{query.describe()}: {query.failed[-1]}")
+        return missing
+
+
+def describe_failure(failure: Failure) -> str:
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        response = exc.response
+        try:
+            payload = json.loads(response.body)
+        except ValueError:
+            payload = None
+        message = str(payload.get("message") or "") if isinstance(payload, dict) else ""
+        return f"HTTP {response.status}" + (f": {message}" if message else "")
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
