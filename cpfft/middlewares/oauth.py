@@ -78,6 +78,7 @@ class OAuth2TokenMiddleware:
         self.generation = 0
         self.refresh_at = 0.0
         self._pending: asyncio.Future[None] | None = None
+        self.clock = time.monotonic  # replaceable in tests
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> OAuth2TokenMiddleware:
@@ -125,7 +126,7 @@ class OAuth2TokenMiddleware:
     # ------------------------------------------------------------ token
 
     async def ensure_token(self) -> None:
-        if self.token is not None and time.monotonic() < self.refresh_at:
+        if self.token is not None and self.clock() < self.refresh_at:
             return
         if self._pending is None:
             self._pending = asyncio.ensure_future(self.fetch_token())
@@ -188,8 +189,9 @@ class OAuth2TokenMiddleware:
             )
             self.token = body["access_token"]
             self.generation += 1
-            # Refresh early: 60 s before expiry, or 10 % of a short lifetime.
-            self.refresh_at = time.monotonic() + lifetime - min(60.0, lifetime / 10)
+            # Refresh early: 60 s before expiry (half a short lifetime), which also covers
+            # the seconds a request may wait in the rate-capped queue with its token.
+            self.refresh_at = self.clock() + lifetime - min(60.0, lifetime / 2)
             logger.debug("France Travail token %d obtained, valid %d s", self.generation, lifetime)
             return
         error = str(body.get("error") or "")

@@ -30,7 +30,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
@@ -179,7 +179,9 @@ class OffresSpider(scrapy.Spider):
     # ------------------------------------------------------------ requests
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        t0 = api_date(datetime.now(UTC))
+        # Bounds are inclusive to the second: stop one second before now, so that no
+        # offer published from now on can fall inside a window and shift its pages.
+        t0 = api_date(datetime.now(UTC) - timedelta(seconds=1))
         if self.args["sort"] not in (None, "1"):
             logger.warning(
                 "-a sort=%s ignored: offers are fetched newest first (sort=1)", self.args["sort"]

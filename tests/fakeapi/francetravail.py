@@ -74,6 +74,7 @@ class FtConfig(FtDatasetConfig):
     fail_rate_5xx: float = 0.0
     fault_seed: int = 5
     publish_every: int = 0  # publish one new offer every N search calls (0 = never)
+    revoke_tokens_every: int = 0  # invalidate every issued token every N API calls (0 = never)
     redirect_search_to: str = ""  # answer search with a 302 to this URL (once)
 
 
@@ -152,6 +153,11 @@ class FtEmulator:
         if not path.startswith(API + "/"):
             return web.Response(status=404)
         self.counters["api"] += 1
+        if (
+            self.config.revoke_tokens_every
+            and self.counters["api"] % self.config.revoke_tokens_every == 0
+        ):
+            self.expire_tokens()
         client = self.authenticate(request)
         self.calls.append({"path": path, "query": dict(request.query), "client": client,
                            "at": time.monotonic()})  # fmt: skip

@@ -1,0 +1,132 @@
+"""Local validation of the search parameters, by the API's own rules."""
+
+import pytest
+
+from cpfft.francetravail import (
+    SEARCH_PARAMS,
+    api_query,
+    check_combinations,
+    departement_of,
+    offre_from_api,
+    parse_content_range,
+)
+from cpfft.params import ArgumentError, parse_arguments
+
+
+def parse(**raw):
+    args = parse_arguments(SEARCH_PARAMS, raw)
+    return args, check_combinations(args)
+
+
+def test_normalised_query():
+    args, problem = parse(motsCles="python , sql", region="ile-de-france", departement="75,92",
+                          typeContrat="cdi,CDD", tempsPlein="oui", minCreationDate="2026-11-01",
+                          maxCreationDate="2026-11-28T12:00:00Z", max_offers="10")  # fmt: skip
+    assert problem is None
+    assert api_query(args) == {
+        "motsCles": "python,sql", "region": "11", "departement": "75,92", "typeContrat": "CDI,CDD",
+        "tempsPlein": "true", "minCreationDate": "2026-11-01T00:00:00Z",
+        "maxCreationDate": "2026-11-28T12:00:00Z",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (
+            {"motscles": "python"},
+            "argument -a motscles: unknown argument. Did you mean -a motsCles=…?",
+        ),
+        ({"motsCles": "a,b,c,d,e,f,g,h"}, "8 keywords. At most 7"),
+        ({"motsCles": "python,r"}, "keyword 'r' is too short"),
+        ({"motsCles": "chef d'équipe"}, "a space instead of an apostrophe"),
+        ({"publieeDepuis": "2"}, "unknown value '2'. Valid values: 1, 3, 7, 14, 31"),
+        ({"departement": "01,02,03,04,05,06"}, "6 values given. At most 5"),
+        ({"departement": "99"}, "unknown département '99'"),
+        ({"region": "Ile de Fr"}, "unknown region"),
+        ({"typeContrat": "STAGE"}, "Valid values: CDI, CDD, MIS"),
+        (
+            {"commune": "7500"},
+            "'7500' is not a valid code. Expected e.g. 75056 (INSEE code, not a postcode)",
+        ),
+        ({"tempsPlein": "maybe"}, "'maybe' is not a boolean"),
+        ({"minCreationDate": "01/11/2026"}, "is not a date"),
+        ({"experience": "5"}, "Valid values: 0, 1, 2, 3, 4"),
+        ({"max_offers": "0"}, "0 is out of range"),
+        ({"codeROME": "M18"}, "'M18' is not a valid code"),
+        ({"dureeHebdoMin": "875"}, "not a duration HHMM"),
+    ],
+)
+def test_bad_values(raw, fragment):
+    with pytest.raises(ArgumentError) as exc:
+        parse_arguments(SEARCH_PARAMS, raw)
+    assert fragment in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ({"minCreationDate": "2026-11-01"}, "-a minCreationDate: needs -a maxCreationDate too"),
+        ({"maxCreationDate": "2026-11-01"}, "-a maxCreationDate: needs -a minCreationDate too"),
+        (
+            {"minCreationDate": "2026-11-02", "maxCreationDate": "2026-11-01"},
+            "is after -a maxCreationDate",
+        ),
+        ({"salaireMin": "2000"}, "-a salaireMin: needs -a periodeSalaire too"),
+        ({"distance": "20"}, "-a distance: only works with -a commune (the API would ignore it)"),
+        ({"modeSelectionPartenaires": "EXCLU"}, "only works with -a partenaires"),
+        ({"region": "53", "departement": "75"}, "75 is not in region 53"),
+    ],
+)
+def test_combinations(raw, fragment):
+    _, problem = parse(**raw)
+    assert fragment in problem
+
+
+def test_content_range():
+    assert parse_content_range(b"offres 0-149/1247") == (0, 149, 1247)
+    assert parse_content_range("offres 300-352/353") == (300, 352, 353)
+    assert parse_content_range(b"*/0") == (0, -1, 0)
+    assert parse_content_range(None) is None
+    assert parse_content_range(b"garbage") is None
+
+
+@pytest.mark.parametrize(
+    ("lieu", "code"),
+    [
+        ({"libelle": "75 - PARIS 08", "commune": "75108"}, "75"),
+        ({"libelle": "2A - AJACCIO", "commune": "2A004"}, "2A"),
+        ({"libelle": "971 - LE GOSIER", "commune": "97113"}, "971"),
+        ({"libelle": "30 - Gard"}, "30"),
+        ({"libelle": "Île-de-France"}, None),
+        ({"libelle": "France"}, None),
+        ({"latitude": 48.8, "longitude": 2.3, "commune": "69383"}, "69"),
+    ],
+)
+def test_departement_of(lieu, code):
+    assert departement_of(lieu) == code
+
+
+def test_offre_mapping():
+    data = {
+        "id": "214KXRB", "intitule": "Dév", "description": "x", "dateCreation": "2026-09-14T08:42:17.318Z",
+        "dateActualisation": "2026-09-15T10:05:02.771Z",
+        "lieuTravail": {"libelle": "69 - Lyon", "latitude": 45.75, "longitude": 4.84, "codePostal": "69003", "commune": "69383"},
+        "entreprise": {"nom": "EXEMPLE"}, "typeContrat": "CDI", "typeContratLibelle": "Contrat à durée indéterminée",
+        "natureContrat": "Contrat travail", "experienceExige": "E", "experienceLibelle": "2 An(s)",
+        "salaire": {"libelle": "Annuel de 42000.0 Euros"}, "romeCode": "M1855", "romeLibelle": "Dév web",
+        "codeNAF": "58.29C", "secteurActiviteLibelle": "Édition",
+        "origineOffre": {"origine": "2", "partenaires": [{"nom": "EXEMPLEJOBS"}, {"nom": "AUTRE"}]},
+    }  # fmt: skip
+    offre = offre_from_api(data)
+    assert offre.url == "https://candidat.francetravail.fr/offres/recherche/detail/214KXRB"
+    assert (offre.lieu, offre.entreprise, offre.date_publication) == (
+        "69 - Lyon",
+        "EXEMPLE",
+        "2026-09-14T08:42:17.318Z",
+    )
+    assert (offre.departement, offre.commune_insee, offre.code_postal) == ("69", "69383", "69003")
+    assert (offre.origine, offre.partenaire) == ("Partenaire", "EXEMPLEJOBS, AUTRE")
+    empty = offre_from_api({"id": "1234567", "origineOffre": {"origine": "1"}, "salaire": {}})
+    assert (empty.origine, empty.salaire, empty.entreprise) == ("France Travail", None, None)
