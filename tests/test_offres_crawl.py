@@ -219,3 +219,29 @@ def test_legacy_credentials_file(ft, crawl, tmp_path):
     result = crawl("offres", env={**env, "FT_CLIENT_ID": None, "FT_CLIENT_SECRET": None})
     assert result.returncode == 0, result.log
     assert len(ids(result)) == 200
+
+
+def test_200_and_206_are_treated_alike(ft, crawl):
+    api = ft(offers=1000, last_page_206=True)
+    result = crawl("offres", env=ft_env(api))
+    assert result.returncode == 0, result.log
+    assert ids(result) == truth(api)
+
+
+def test_no_token_persisted_under_jobdir(ft, crawl, tmp_path):
+    api = ft(offers=6000, revoke_tokens_every=9)
+    jobdir = tmp_path / "job"
+    result = crawl(
+        "offres", env=ft_env(api), settings={"JOBDIR": str(jobdir), "CLOSESPIDER_PAGECOUNT": "12"}
+    )
+    assert result.returncode == 1  # stopped early on purpose: the output is incomplete
+    assert "closespider_pagecount" in result.log
+    files = [p for p in jobdir.rglob("*") if p.is_file()]
+    assert files, "the pending requests were persisted"
+    persisted = b"".join(p.read_bytes() for p in files)
+    assert b"/offres/search" in persisted
+    assert b"Bearer" not in persisted
+    assert b"Authorization" not in persisted
+    for token in api.tokens:
+        assert token.encode() not in persisted
+    assert CLIENT_SECRET.encode() not in persisted
