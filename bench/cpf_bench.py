@@ -16,36 +16,15 @@ is not counted. API calls are counted by the emulator.
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def start_emulator(rows: int, latency_ms: float) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "tests.fakeapi", "ods", "--rows", str(rows),
-           "--latency-ms", str(latency_ms)]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        proc.kill()
-        raise SystemExit(f"emulator did not start: {url!r}")
-    return proc, url
-
-
-def admin(url: str, action: str) -> dict:
-    method = "POST" if action == "reset" else "GET"
-    request = urllib.request.Request(f"{url}/_emulator/{action}", method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+from _common import REPO, admin, count_rows, start_emulator
 
 
 def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
@@ -60,15 +39,8 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, floa
     return wall, usage.ru_maxrss / 1024, proc.returncode
 
 
-def count_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        return sum(1 for _ in csv.reader(f)) - 1
-
-
 def run(rows: int, latency_ms: float, workdir: Path) -> list[dict]:
-    emulator, url = start_emulator(rows, latency_ms)
+    emulator, url = start_emulator("ods", "--rows", str(rows), "--latency-ms", str(latency_ms))
     results = []
     try:
         available = admin(url, "stats")["rows"]

@@ -17,46 +17,18 @@ per second between the first and the last call it received.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import REPO, admin, count_rows, start_emulator
+
 sys.path.insert(0, str(REPO))
-
 from tests.fakeapi.francetravail import CLIENT_ID, CLIENT_SECRET
-
-
-def start_emulator(offers: int, latency_ms: float) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "tests.fakeapi", "francetravail", "--offers", str(offers),
-           "--latency-ms", str(latency_ms)]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        proc.kill()
-        raise SystemExit(f"emulator did not start: {url!r}")
-    return proc, url
-
-
-def admin(url: str, action: str) -> dict:
-    method = "POST" if action == "reset" else "GET"
-    request = urllib.request.Request(f"{url}/_emulator/{action}", method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def count_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        return sum(1 for _ in csv.reader(f)) - 1
 
 
 def main() -> int:
@@ -64,7 +36,9 @@ def main() -> int:
     parser.add_argument("--offers", type=int, default=25_000)
     parser.add_argument("--latency-ms", type=float, default=30.0)
     options = parser.parse_args()
-    emulator, url = start_emulator(options.offers, options.latency_ms)
+    emulator, url = start_emulator(
+        "francetravail", "--offers", str(options.offers), "--latency-ms", str(options.latency_ms)
+    )
     token_url = f"{url}/connexion/oauth2/access_token?realm=/partenaire"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FT_", "SCRAPY"))}
     env.update(SCRAPY_SETTINGS_MODULE="cpfft.settings", FT_API_URL=url, FT_TOKEN_URL=token_url,

@@ -28,42 +28,33 @@ REPO = Path(__file__).resolve().parent.parent
 BOM = b"\xef\xbb\xbf"
 
 
-@pytest.fixture
-def ods() -> Iterator[Callable[..., OdsEmulator]]:
-    """Factory: ``ods(rows=5000, fail_rate_5xx=0.2)`` starts an emulator on 127.0.0.1:0."""
+def emulator_factory(cls: type, **defaults: Any) -> Iterator[Callable[..., Any]]:
+    """Yield ``start(**knobs)``, which runs a ``cls`` emulator on 127.0.0.1:0; stop them after."""
     servers: list[ServerThread] = []
 
-    def start(**knobs: Any) -> OdsEmulator:
-        knobs.setdefault("rows", 3000)
-        emulator = OdsEmulator(**knobs)
-        _ = emulator.dataset
+    def start(**knobs: Any) -> Any:
+        emulator = cls(**(defaults | knobs))
+        _ = emulator.dataset  # generate the data before the clock starts
         server = ServerThread(emulator.app()).start()
         servers.append(server)
-        emulator.url = server.url  # type: ignore[attr-defined]
+        emulator.url = server.url
         return emulator
 
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def ods() -> Iterator[Callable[..., OdsEmulator]]:
+    """Factory: ``ods(rows=5000, fail_rate_5xx=0.2)`` starts an Opendatasoft emulator."""
+    yield from emulator_factory(OdsEmulator, rows=3000)
 
 
 @pytest.fixture
 def ft() -> Iterator[Callable[..., FtEmulator]]:
-    """Factory: ``ft(offers=5000, latency_ms=30)`` starts a France Travail emulator on 127.0.0.1:0."""
-    servers: list[ServerThread] = []
-
-    def start(**knobs: Any) -> FtEmulator:
-        knobs.setdefault("offers", 2000)
-        emulator = FtEmulator(**knobs)
-        _ = emulator.dataset
-        server = ServerThread(emulator.app()).start()
-        servers.append(server)
-        emulator.url = server.url  # type: ignore[attr-defined]
-        return emulator
-
-    yield start
-    for server in servers:
-        server.stop()
+    """Factory: ``ft(offers=5000, latency_ms=30)`` starts a France Travail emulator."""
+    yield from emulator_factory(FtEmulator, offers=2000)
 
 
 def ft_env(emulator: FtEmulator, **extra: str) -> dict[str, str]:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
 import scrapy
-from scrapy.spidermiddlewares.httperror import HttpError
 
 from cpfft.config import check_base_url, positive_int
 from cpfft.geo import DEPARTEMENTS_BY_CODE, REGIONS_BY_CODE, find_departement, find_region
@@ -48,9 +47,9 @@ from cpfft.opendatasoft import (
 )
 from cpfft.params import ConfigurationError, Param, choice, integer, listing, parse_arguments, text
 from cpfft.runstate import is_stopping, mark_incomplete
+from cpfft.spiders._base import ApiSpider, describe_failure
 
 if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
@@ -110,8 +109,9 @@ def cpf_params(settings: BaseSettings) -> tuple[Param, ...]:
     )
 
 
-class CpfSpider(scrapy.Spider):
+class CpfSpider(ApiSpider):
     name = "cpf"
+    middlewares: ClassVar[dict[str, int]] = {OPENDATASOFT_QUOTA: 560}
     custom_settings: ClassVar[dict[str, Any]] = {
         "FEED_EXPORT_FIELDS": FORMATION_FIELDS,
         # Two exports in flight keep the pipeline busy; more only holds more bodies in memory.
@@ -119,15 +119,6 @@ class CpfSpider(scrapy.Spider):
     }
 
     # ------------------------------------------------------------ configuration
-
-    @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        # Spider priority: at "project" priority, Scrapy's crawl command would merge
-        # the project's dict back over this one (CrawlerRunner.create_crawler).
-        middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
-        middlewares.setdefault(OPENDATASOFT_QUOTA, 560)
-        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
 
     @classmethod
     def check_configuration(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict:
@@ -155,14 +146,6 @@ class CpfSpider(scrapy.Spider):
                     f"{regions}, so nothing could match. Drop -a region or fix -a departement"
                 )
         return args
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> CpfSpider:
-        parsed = cls.check_configuration(crawler.settings, kwargs)
-        scrapyd = {k: v for k, v in kwargs.items() if k.startswith("_")}
-        spider = super().from_crawler(crawler, *args, **scrapyd)
-        spider.configure(crawler.settings, parsed)
-        return spider
 
     def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
         self.args = args
@@ -483,7 +466,7 @@ class CpfSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request
         step = request.meta.get("step", request.url)
-        reason = describe_failure(failure)
+        reason = describe_failure(failure, not_found_hint="check CPF_DATASET and CPF_API_URL")
         if not is_stopping(self.crawler):
             logger.error("%s failed: %s", step[:1].upper() + step[1:], reason)
         number = request.meta.get("partition")
@@ -500,24 +483,3 @@ class CpfSpider(scrapy.Spider):
                 reason = self.failed.get(number, "not fetched (run stopped)")
                 missing.append(f"{partition.describe()}: {reason}")
         return missing
-
-
-def describe_failure(failure: Failure) -> str:
-    """One line for a failed request: HTTP status and the API's own message."""
-    exc = failure.value
-    if isinstance(exc, HttpError):
-        response = exc.response
-        message = ""
-        try:
-            payload = json.loads(response.body)
-        except ValueError:
-            payload = None
-        if isinstance(payload, dict):
-            message = str(payload.get("message") or payload.get("error") or "")
-        text_ = f"HTTP {response.status}"
-        if response.status == 404:
-            text_ += " (check CPF_DATASET and CPF_API_URL)"
-        return f"{text_}: {message}" if message else text_
-    name = type(exc).__name__
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{name}: {detail}" if detail else name

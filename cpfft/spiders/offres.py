@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 import scrapy
-from scrapy.spidermiddlewares.httperror import HttpError
 
 from cpfft.config import check_base_url
 from cpfft.credentials import load_credentials
@@ -54,9 +53,9 @@ from cpfft.francetravail import (
 from cpfft.items import OFFRE_HEADERS, Offre
 from cpfft.params import ConfigurationError, parse_arguments
 from cpfft.runstate import is_stopping, mark_incomplete
+from cpfft.spiders._base import ApiSpider, describe_failure
 
 if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
@@ -100,21 +99,15 @@ def check_rate(settings: BaseSettings) -> float:
     return rate
 
 
-class OffresSpider(scrapy.Spider):
+class OffresSpider(ApiSpider):
     name = "offres"
+    middlewares: ClassVar[dict[str, int]] = {OAUTH: 650}
     custom_settings: ClassVar[dict[str, Any]] = {
         "FEED_EXPORT_FIELDS": OFFRE_HEADERS,
         "FT_OAUTH_ENABLED": True,
     }
 
     # ------------------------------------------------------------ configuration
-
-    @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
-        middlewares.setdefault(OAUTH, 650)
-        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
 
     @classmethod
     def check_configuration(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict:
@@ -145,27 +138,17 @@ class OffresSpider(scrapy.Spider):
         load_credentials()
         return args
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OffresSpider:
-        parsed = cls.check_configuration(crawler.settings, kwargs)
-        spider = super().from_crawler(
-            crawler, *args, **{k: v for k, v in kwargs.items() if k.startswith("_")}
-        )
-        settings = crawler.settings
+    def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
         slot = settings.get("FT_DOWNLOAD_SLOT", "francetravail")
         # One slot for the token host and the API host: the quota is per application
         # and counts token calls. A slot delay is a hard cap on request starts (one per
         # delay); no jitter, which would allow bursts. Concurrency only has to cover
-        # the latency at that rate.
+        # the latency at that rate. (Settings are not frozen yet while spiders are made.)
         slots = settings.getdict("DOWNLOAD_SLOTS")
         slots[slot] = {"delay": 1.0 / check_rate(settings), "concurrency": 32, "jitter": 0}
         settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
-        spider.configure(settings, parsed, slot)
-        return spider
-
-    def configure(self, settings: BaseSettings, args: dict[str, Any], slot: str) -> None:
-        self.args = args
         self.slot = slot
+        self.args = args
         self.search_url = check_base_url(settings, "FT_API_URL") + SEARCH_PATH
         self.base = api_query(args)
         self.oldest = settings.get("FT_OLDEST_CREATION")
@@ -342,17 +325,3 @@ class OffresSpider(scrapy.Spider):
             if -1 in query.failed:
                 missing.append(f"{query.describe()}: {query.failed[-1]}")
         return missing
-
-
-def describe_failure(failure: Failure) -> str:
-    exc = failure.value
-    if isinstance(exc, HttpError):
-        response = exc.response
-        try:
-            payload = json.loads(response.body)
-        except ValueError:
-            payload = None
-        message = str(payload.get("message") or "") if isinstance(payload, dict) else ""
-        return f"HTTP {response.status}" + (f": {message}" if message else "")
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -1,0 +1,73 @@
+"""What every cpfft spider shares: arguments validated before the spider exists,
+spider-specific downloader middlewares, and one-line descriptions of failures."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import scrapy
+from scrapy.spidermiddlewares.httperror import HttpError
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from twisted.python.failure import Failure
+
+
+class ApiSpider(scrapy.Spider):
+    #: Downloader middlewares this spider needs, added to the project's ones.
+    middlewares: ClassVar[dict[str, int]] = {}
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        if cls.middlewares:
+            # Spider priority: at "project" priority, Scrapy's crawl command would merge
+            # the project's dict back over this one (CrawlerRunner.create_crawler).
+            merged = settings.getdict("DOWNLOADER_MIDDLEWARES")
+            for path, order in cls.middlewares.items():
+                merged.setdefault(path, order)
+            settings.set("DOWNLOADER_MIDDLEWARES", merged, priority="spider")
+
+    @classmethod
+    def check_configuration(
+        cls, settings: BaseSettings, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Validate settings and spider arguments; return the parsed arguments.
+
+        Raises :class:`~cpfft.params.ConfigurationError` with a one-line message.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ApiSpider:
+        parsed = cls.check_configuration(crawler.settings, kwargs)
+        # Only scrapyd's own arguments (_job…) become attributes; the rest are validated.
+        scrapyd = {k: v for k, v in kwargs.items() if k.startswith("_")}
+        spider = super().from_crawler(crawler, *args, **scrapyd)
+        spider.configure(crawler.settings, parsed)
+        return spider
+
+    def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+def describe_failure(failure: Failure, not_found_hint: str = "") -> str:
+    """One line for a failed request: HTTP status and the API's own message."""
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        response = exc.response
+        try:
+            payload = json.loads(response.body)
+        except ValueError:
+            payload = None
+        message = ""
+        if isinstance(payload, dict):
+            message = str(payload.get("message") or payload.get("error") or "")
+        status = f"HTTP {response.status}"
+        if response.status == 404 and not_found_hint:
+            status += f" ({not_found_hint})"
+        return f"{status}: {message}" if message else status
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
