@@ -86,6 +86,9 @@ FEED_EXPORTERS = {"csv": "cpfft.exporters.CsvExporter"}
 FEED_EXPORT_ENCODING = "utf-8-sig"
 FEED_STORE_EMPTY = True
 CPFFT_CSV_DELIMITER = env("CPFFT_CSV_DELIMITER", ",")
+# Without -O: write <dir>/<spider>/<UTC timestamp>.csv and keep <spider>/latest.csv on the
+# newest complete one (scheduled runs). Absolute path.
+CPFFT_OUTPUT_DIR = env("CPFFT_OUTPUT_DIR", "")
 CPFFT_CSV_FORMULA_GUARD = env("CPFFT_CSV_FORMULA_GUARD", "true")
 
 # ---------------------------------------------------------------- reporting

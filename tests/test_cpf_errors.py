@@ -157,8 +157,9 @@ def test_truncated_exports_are_fetched_again(ods, crawl, mode):
         assert "fetching it again" in result.log
 
 
-def test_partition_that_never_comes_whole_fails_the_run(ods, crawl):
+def test_partition_that_never_comes_whole_fails_the_run(ods, crawl, tmp_path):
     api = ods(rows=1000, truncate_exports=100, truncate_mode="clean")
+    (tmp_path / "out.csv").write_bytes(PREVIOUS)
     result = crawl("cpf", env={"CPF_API_URL": api.url, "CPF_PARTITION_ATTEMPTS": "2"})
     assert result.returncode == 1
     assert "gave up after 2 attempts" in result.log

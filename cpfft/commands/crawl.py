@@ -7,6 +7,8 @@ a bad spider argument as a traceback. This one:
   Scrapy even starts (no banner, no request, no output file touched): on a
   mistake it prints one line, ``cpfft: error: …``, to stderr and exits with
   status 2;
+- without ``-O``/``-o``, writes a timestamped file under ``CPFFT_OUTPUT_DIR``
+  (see :mod:`cpfft.output`);
 - after the crawl, exits with status 1 unless the run was complete (see
   :mod:`cpfft.runstate`): finish reason ``finished`` and nothing missing.
 
@@ -25,6 +27,7 @@ from scrapy.spiderloader import get_spider_loader
 
 from cpfft.config import check_common_settings
 from cpfft.extensions.report import OUTCOME
+from cpfft.output import timestamped_output
 from cpfft.params import ConfigurationError
 
 if TYPE_CHECKING:
@@ -43,12 +46,14 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             return  # Scrapy's run() reports the usage error
         try:
-            self.check(args[0], opts.spargs)
+            self.check(
+                args[0], opts.spargs, output_given=bool(opts.output or opts.overwrite_output)
+            )
         except ConfigurationError as exc:
             print(f"cpfft: error: {exc}", file=sys.stderr)
             sys.exit(EXIT_USAGE)
 
-    def check(self, name: str, arguments: dict[str, str]) -> None:
+    def check(self, name: str, arguments: dict[str, str], output_given: bool) -> None:
         assert self.settings is not None
         loader = get_spider_loader(self.settings)
         try:
@@ -58,10 +63,17 @@ class Command(ScrapyCrawlCommand):
             raise ConfigurationError(f"unknown spider {name!r}. Spiders: {names}") from None
         settings = self.settings.copy()
         spidercls.update_settings(settings)
-        check_common_settings(settings)
         check = getattr(spidercls, "check_configuration", None)
         if check is not None:
             check(settings, arguments)
+        if not output_given and not self.settings.getdict("FEEDS"):
+            # Scheduled run: a timestamped file under CPFFT_OUTPUT_DIR (see cpfft.output).
+            path = timestamped_output(settings, name, arguments.get("_job"))
+            feeds = {str(path): {"format": "csv", "overwrite": True}}
+            for target in (self.settings, settings):
+                target.set("FEEDS", feeds, priority="cmdline")
+                target.set("CPFFT_RUN_OUTPUT", str(path), priority="cmdline")
+        check_common_settings(settings)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:

@@ -25,7 +25,10 @@ logger = logging.getLogger(__name__)
 
 class FeedExporter(ScrapyFeedExporter):
     async def _close_slot(self, slot: FeedSlot, spider: Spider) -> None:
-        if not slot.itemcount and self.crawler.stats.get_value(INCOMPLETE):
+        failed = (
+            self.crawler.stats.get_value(INCOMPLETE) or getattr(spider, "unfinished_work", list)()
+        )
+        if not slot.itemcount and failed:
             logger.warning("No row extracted and the run failed: %s left untouched", slot.uri)
             return
         await super()._close_slot(slot, spider)

@@ -18,12 +18,14 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.extensions.feedexport import FeedExporter  # our subclass is one too
 from scrapy.utils.asyncio import create_looping_call
 
+from cpfft.output import publish, set_aside
 from cpfft.runstate import INCOMPLETE, mark_incomplete
 
 if TYPE_CHECKING:
@@ -124,6 +126,23 @@ class RunReport:
             outcome = "incomplete" if written else "failed"
         stats.set_value(OUTCOME, outcome)
         self.summary = self.build_summary(spider, reason, outcome)
+        self.summary += self.file_output(outcome)
+
+    def file_output(self, outcome: str) -> list[str]:
+        """Under CPFFT_OUTPUT_DIR: update latest.csv, or set an incomplete file aside."""
+        run_output = self.crawler.settings.get("CPFFT_RUN_OUTPUT")
+        if not run_output or not Path(run_output).exists():
+            return []
+        path = Path(run_output)
+        try:
+            if outcome == "complete":
+                latest = publish(path)
+                return [f"  latest:             {latest} → {path.name}"]
+            moved = set_aside(path)
+        except OSError as exc:
+            mark_incomplete(self.crawler, f"cannot update latest.csv: {exc.strerror}")
+            return []
+        return [f"  set aside:          {moved.name} (latest.csv unchanged)"]
 
     def build_summary(self, spider: Spider, reason: str, outcome: str) -> list[str]:
         stats = self.crawler.stats

@@ -1,0 +1,90 @@
+"""Where a run writes when no ``-O``/``-o`` is given: timestamped files and ``latest.csv``.
+
+Scheduled runs (scrapyd, cron) give no output option. With ``CPFFT_OUTPUT_DIR``
+set (an absolute directory), each run writes
+``<CPFFT_OUTPUT_DIR>/<spider>/<UTC timestamp>.csv``, so runs never overwrite
+each other. When the run is complete, ``<spider>/latest.csv`` is made to point
+at that file (a hard link, replaced atomically: readers never see a half file);
+an incomplete run's file is renamed ``<timestamp>.incomplete.csv`` and
+``latest.csv`` keeps pointing at the last complete one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cpfft.params import ConfigurationError
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+LATEST = "latest.csv"
+
+
+def output_dir(settings: BaseSettings) -> Path | None:
+    raw = str(settings.get("CPFFT_OUTPUT_DIR") or "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise ConfigurationError(
+            f"setting CPFFT_OUTPUT_DIR={raw!r} must be an absolute directory (scrapyd and cron "
+            "run from other working directories)"
+        )
+    if path.exists() and not path.is_dir():
+        raise ConfigurationError(f"setting CPFFT_OUTPUT_DIR={raw!r} is a file, not a directory")
+    return path
+
+
+def timestamped_output(settings: BaseSettings, spider: str, job: str | None = None) -> Path:
+    """The file this run writes under ``CPFFT_OUTPUT_DIR`` (raises if it is not set)."""
+    base = output_dir(settings)
+    if base is None:
+        raise ConfigurationError(
+            "no output: give -O file.csv, or set CPFFT_OUTPUT_DIR to an absolute directory for "
+            "timestamped files and a latest.csv (scheduled runs)"
+        )
+    folder = base / spider
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create {folder}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise ConfigurationError(f"cannot write in {folder}")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if job:
+        stamp += "_" + re.sub(r"[^A-Za-z0-9]", "", job)[:12]
+    path = folder / f"{stamp}.csv"
+    n = 1
+    while path.exists() or path.with_suffix(".incomplete.csv").exists():
+        n += 1
+        path = folder / f"{stamp}-{n}.csv"
+    return path
+
+
+def publish(path: Path) -> Path:
+    """Point ``latest.csv`` beside ``path`` at it, atomically."""
+    latest = path.parent / LATEST
+    temporary = path.parent / f".{LATEST}.{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(path, temporary)
+    except OSError:
+        shutil.copyfile(path, temporary)  # file systems without hard links
+    temporary.replace(latest)
+    return latest
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an incomplete run's file so nobody takes it for a complete one."""
+    target = path.with_name(path.name.removesuffix(".csv") + ".incomplete.csv")
+    path.replace(target)
+    return target
