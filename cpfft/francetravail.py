@@ -172,8 +172,15 @@ SEARCH_PARAMS: tuple[Param, ...] = (
     ),
     Param("modeSelectionPartenaires", codes("INCLUS", "EXCLU"), "INCLUS or EXCLU"),
     Param("sort", codes("0", "1", "2"), "0, 1 or 2"),
+    # Ours, not the API's:
     Param("max_offers", integer(1, 10_000_000), "a maximum number of offers, e.g. 500"),
+    Param(
+        "depuis",
+        choice({"dernier": "dernier", "last": "dernier"}),
+        "dernier (only offers created since the last complete run of this query)",
+    ),
 )
+OWN_ARGUMENTS = ("max_offers", "sort", "depuis")
 PAIRS = (("minCreationDate", "maxCreationDate"), ("salaireMin", "periodeSalaire"))
 REQUIRES = {
     "distance": "commune",
@@ -209,7 +216,7 @@ def check_combinations(args: dict[str, Any]) -> str | None:
 
 def api_query(args: dict[str, Any]) -> dict[str, str]:
     """The validated arguments as API query parameters (our own arguments left out)."""
-    return {k: v for k, v in args.items() if v is not None and k not in ("max_offers", "sort")}
+    return {k: v for k, v in args.items() if v is not None and k not in OWN_ARGUMENTS}
 
 
 def parse_content_range(value: bytes | str | None) -> tuple[int, int, int] | None:

@@ -7,6 +7,12 @@ each other. When the run is complete, ``<spider>/latest.csv`` is made to point
 at that file (a hard link, replaced atomically: readers never see a half file);
 an incomplete run's file is renamed ``<timestamp>.incomplete.csv`` and
 ``latest.csv`` keeps pointing at the last complete one.
+
+Runs that write only part of a dataset on purpose (``offres -a depuis=dernier``)
+are labelled, ``<timestamp>.depuis.csv``, and do not move ``latest.csv``, which
+always holds a whole extraction. A run's changes file (see
+:mod:`cpfft.incremental`), ``<timestamp>.changes.csv``, is published as
+``latest.changes.csv`` in the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LATEST = "latest.csv"
+LATEST_CHANGES = "latest.changes.csv"
+CHANGES_SUFFIX = ".changes.csv"
+
+
+class OutputError(Exception):
+    """A complete run's output could not be finished (e.g. its changes file); one line."""
 
 
 def output_dir(settings: BaseSettings) -> Path | None:
@@ -44,7 +56,9 @@ def output_dir(settings: BaseSettings) -> Path | None:
     return path
 
 
-def timestamped_output(settings: BaseSettings, spider: str, job: str | None = None) -> Path:
+def timestamped_output(
+    settings: BaseSettings, spider: str, job: str | None = None, label: str | None = None
+) -> Path:
     """The file this run writes under ``CPFFT_OUTPUT_DIR`` (raises if it is not set)."""
     base = output_dir(settings)
     if base is None:
@@ -62,18 +76,28 @@ def timestamped_output(settings: BaseSettings, spider: str, job: str | None = No
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if job:
         stamp += "_" + re.sub(r"[^A-Za-z0-9]", "", job)[:12]
-    path = folder / f"{stamp}.csv"
+    suffix = f".{label}.csv" if label else ".csv"
+    path = folder / f"{stamp}{suffix}"
     n = 1
-    while path.exists() or path.with_suffix(".incomplete.csv").exists():
+    while any(p.exists() for p in (path, set_aside_name(path), changes_file(path))):
         n += 1
-        path = folder / f"{stamp}-{n}.csv"
+        path = folder / f"{stamp}-{n}{suffix}"
     return path
 
 
-def publish(path: Path) -> Path:
-    """Point ``latest.csv`` beside ``path`` at it, atomically."""
-    latest = path.parent / LATEST
-    temporary = path.parent / f".{LATEST}.{os.getpid()}"
+def changes_file(path: Path) -> Path:
+    """``<timestamp>.csv`` → ``<timestamp>.changes.csv``."""
+    return path.with_name(path.name.removesuffix(".csv") + CHANGES_SUFFIX)
+
+
+def set_aside_name(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".csv") + ".incomplete.csv")
+
+
+def publish(path: Path, name: str = LATEST) -> Path:
+    """Point ``latest.csv`` (or ``name``) beside ``path`` at it, atomically."""
+    latest = path.parent / name
+    temporary = path.parent / f".{name}.{os.getpid()}"
     temporary.unlink(missing_ok=True)
     try:
         os.link(path, temporary)
@@ -85,6 +109,6 @@ def publish(path: Path) -> Path:
 
 def set_aside(path: Path) -> Path:
     """Rename an incomplete run's file so nobody takes it for a complete one."""
-    target = path.with_name(path.name.removesuffix(".csv") + ".incomplete.csv")
+    target = set_aside_name(path)
     path.replace(target)
     return target

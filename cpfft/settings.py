@@ -42,6 +42,9 @@ FT_SCOPE = env("FT_SCOPE", "api_offresdemploiv2 o2dsoffre")
 FT_MAX_RPS = env("FT_MAX_RPS", "10")
 # Lower creation-date bound of queries without -a minCreationDate (the API needs both bounds).
 FT_OLDEST_CREATION = env("FT_OLDEST_CREATION", "2000-01-01T00:00:00Z")
+# -a depuis=dernier starts this many seconds before the previous complete run's bound, for
+# offers indexed late; offers of the overlap already in the query's state are not written again.
+FT_INCREMENTAL_OVERLAP = env("FT_INCREMENTAL_OVERLAP", "3600")
 FT_OAUTH_ENABLED = False  # switched on by the offres spider
 
 # APIs, not web pages: robots.txt would cost a quota call and means nothing here.

@@ -75,3 +75,20 @@ def test_standalone_emulator(tmp_path):
             assert meta["fields"][0]["name"] == "date_chargement"
         finally:
             proc.terminate()
+
+
+def test_env_example_lists_every_variable_and_no_secret():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    read = set(re.findall(r'env\("([A-Z_]+)"', (root / "cpfft" / "settings.py").read_text()))
+    read |= {"FT_CLIENT_ID", "FT_CLIENT_SECRET", "SCRAPYD_URL", "SCRAPYD_USERNAME"}
+    example = dict(
+        line.split("=", 1)
+        for line in (root / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert read <= set(example), read - set(example)
+    for name in ("FT_CLIENT_ID", "FT_CLIENT_SECRET", "SCRAPYD_PASSWORD"):
+        assert example[name] == ""

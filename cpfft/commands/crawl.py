@@ -64,11 +64,11 @@ class Command(ScrapyCrawlCommand):
         settings = self.settings.copy()
         spidercls.update_settings(settings)
         check = getattr(spidercls, "check_configuration", None)
-        if check is not None:
-            check(settings, arguments)
+        parsed = check(settings, arguments) if check is not None else {}
         if not output_given and not self.settings.getdict("FEEDS"):
             # Scheduled run: a timestamped file under CPFFT_OUTPUT_DIR (see cpfft.output).
-            path = timestamped_output(settings, name, arguments.get("_job"))
+            label = getattr(spidercls, "output_label", lambda _: None)(parsed)
+            path = timestamped_output(settings, name, arguments.get("_job"), label)
             feeds = {str(path): {"format": "csv", "overwrite": True}}
             for target in (self.settings, settings):
                 target.set("FEEDS", feeds, priority="cmdline")

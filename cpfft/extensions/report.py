@@ -25,7 +25,7 @@ from scrapy import signals
 from scrapy.extensions.feedexport import FeedExporter  # our subclass is one too
 from scrapy.utils.asyncio import create_looping_call
 
-from cpfft.output import publish, set_aside
+from cpfft.output import LATEST_CHANGES, OutputError, changes_file, publish, set_aside
 from cpfft.runstate import INCOMPLETE, mark_incomplete
 
 if TYPE_CHECKING:
@@ -124,25 +124,49 @@ class RunReport:
             outcome = "complete"
         else:
             outcome = "incomplete" if written else "failed"
+        outcome, notes = self.file_output(spider, outcome)
         stats.set_value(OUTCOME, outcome)
-        self.summary = self.build_summary(spider, reason, outcome)
-        self.summary += self.file_output(outcome)
+        self.summary = self.build_summary(spider, reason, outcome) + notes
 
-    def file_output(self, outcome: str) -> list[str]:
-        """Under CPFFT_OUTPUT_DIR: update latest.csv, or set an incomplete file aside."""
+    def file_output(self, spider: Spider, outcome: str) -> tuple[str, list[str]]:
+        """Let the spider finish its output, then, under CPFFT_OUTPUT_DIR, move
+        latest.csv to a complete file or set an incomplete one aside.
+
+        Spiders may define ``finish_output(csv_path | None) -> summary lines``
+        (``None`` unless the run is complete; raising :class:`OutputError` makes
+        it incomplete) and ``partial_output`` (true: the file is not a whole
+        extraction, latest.csv stays).
+        """
         run_output = self.crawler.settings.get("CPFFT_RUN_OUTPUT")
-        if not run_output or not Path(run_output).exists():
-            return []
-        path = Path(run_output)
+        path = Path(run_output) if run_output and Path(run_output).exists() else None
+        notes: list[str] = []
+        finish = getattr(spider, "finish_output", None)
+        if finish is not None:
+            try:
+                notes += finish(path if outcome == "complete" else None)
+            except OutputError as exc:
+                logger.error("%s", exc)
+                mark_incomplete(self.crawler, str(exc))
+                outcome = "incomplete"
+        if path is None:
+            return outcome, notes
         try:
-            if outcome == "complete":
+            if outcome != "complete":
+                moved = set_aside(path)
+                return outcome, [
+                    *notes,
+                    f"  set aside:          {moved.name} (latest.csv unchanged)",
+                ]
+            if not getattr(spider, "partial_output", False):
                 latest = publish(path)
-                return [f"  latest:             {latest} → {path.name}"]
-            moved = set_aside(path)
+                notes.append(f"  latest:             {latest} → {path.name}")
+            if changes_file(path).exists():
+                latest = publish(changes_file(path), LATEST_CHANGES)
+                notes.append(f"  latest changes:     {latest} → {changes_file(path).name}")
         except OSError as exc:
             mark_incomplete(self.crawler, f"cannot update latest.csv: {exc.strerror}")
-            return []
-        return [f"  set aside:          {moved.name} (latest.csv unchanged)"]
+            outcome = "incomplete"
+        return outcome, notes
 
     def build_summary(self, spider: Spider, reason: str, outcome: str) -> list[str]:
         stats = self.crawler.stats

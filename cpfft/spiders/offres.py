@@ -21,6 +21,12 @@ that cap with a **creation-date cursor** instead of guessing partitions:
 
 Requests ≈ ⌈N/150⌉ plus one probe per 3 150 offers; the probe of each query
 is also its first page, so almost nothing is wasted.
+
+Under ``CPFFT_OUTPUT_DIR`` each query keeps a state (:mod:`cpfft.incremental`):
+a complete run writes what changed since the previous one, and
+``-a depuis=dernier`` starts the creation-date window at the previous complete
+run's ``t0`` (minus ``FT_INCREMENTAL_OVERLAP`` seconds, for offers indexed
+late), skipping the offers of the overlap that the state already holds.
 """
 
 from __future__ import annotations
@@ -31,11 +37,14 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 import scrapy
+from scrapy import signals
 
+from cpfft.cleaning import clean_date
 from cpfft.config import check_base_url
 from cpfft.credentials import load_credentials
 from cpfft.francetravail import (
@@ -50,8 +59,10 @@ from cpfft.francetravail import (
     parse_api_date,
     parse_content_range,
 )
+from cpfft.incremental import QueryState, StateError
 from cpfft.items import OFFRE_HEADERS, Offre
-from cpfft.params import ConfigurationError, parse_arguments
+from cpfft.output import changes_file, output_dir
+from cpfft.params import ConfigurationError, integer, parse_arguments
 from cpfft.runstate import is_stopping, mark_incomplete
 from cpfft.spiders._base import ApiSpider, describe_failure
 
@@ -99,6 +110,41 @@ def check_rate(settings: BaseSettings) -> float:
     return rate
 
 
+def check_overlap(settings: BaseSettings) -> int:
+    raw = str(settings.get("FT_INCREMENTAL_OVERLAP", "3600"))
+    try:
+        return integer(0, 7 * 86_400)(raw.strip())
+    except ValueError as exc:
+        raise ConfigurationError(f"setting FT_INCREMENTAL_OVERLAP (seconds): {exc}") from None
+
+
+#: Arguments that cannot go with -a depuis=dernier, and why.
+NOT_WITH_DEPUIS = {
+    "minCreationDate": "it sets the creation-date window itself",
+    "maxCreationDate": "it sets the creation-date window itself",
+    "publieeDepuis": "it sets the creation-date window itself",
+    "max_offers": "a run cut short cannot be the reference of the next one",
+}
+
+
+def check_incremental(settings: BaseSettings, args: dict[str, Any]) -> None:
+    check_overlap(settings)
+    if not args["depuis"]:
+        return
+    for name, why in NOT_WITH_DEPUIS.items():
+        if args[name] is not None:
+            raise ConfigurationError(f"argument -a depuis: cannot go with -a {name}: {why}")
+    if output_dir(settings) is None:
+        raise ConfigurationError(
+            "argument -a depuis: needs CPFFT_OUTPUT_DIR (an absolute directory), where the "
+            "state of each query is kept between runs"
+        )
+    if settings.getdict("FEEDS") and not settings.get("CPFFT_RUN_OUTPUT"):
+        raise ConfigurationError(
+            "argument -a depuis: writes timestamped files under CPFFT_OUTPUT_DIR; drop -O/-o"
+        )
+
+
 class OffresSpider(ApiSpider):
     name = "offres"
     middlewares: ClassVar[dict[str, int]] = {OAUTH: 650}
@@ -135,8 +181,13 @@ class OffresSpider(ApiSpider):
         problem = check_combinations(args)
         if problem:
             raise ConfigurationError(problem)
+        check_incremental(settings, args)
         load_credentials()
         return args
+
+    @classmethod
+    def output_label(cls, args: dict[str, Any]) -> str | None:
+        return "depuis" if args["depuis"] else None
 
     def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
         slot = settings.get("FT_DOWNLOAD_SLOT", "francetravail")
@@ -158,6 +209,16 @@ class OffresSpider(ApiSpider):
         self.numbers = itertools.count(1)
         self.reserved = 0  # offers the scheduled pages can bring (max_offers budget)
         self.written: set[str] = set()
+        # The query's state under CPFFT_OUTPUT_DIR (not for runs cut short on purpose).
+        run_output = settings.get("CPFFT_RUN_OUTPUT")
+        self.query_state: QueryState | None = None
+        if run_output and self.max_offers is None and not args["publieeDepuis"]:
+            api = check_base_url(settings, "FT_API_URL")
+            self.query_state = QueryState(Path(run_output).parent, api, dict(self.base))
+        self.overlap = check_overlap(settings)
+        self.incremental = False
+        self.partial_output = False  # read by RunReport: latest.csv stays on a whole extraction
+        self.t0 = ""
 
     # ------------------------------------------------------------ requests
 
@@ -171,7 +232,40 @@ class OffresSpider(ApiSpider):
             )
         low = self.base.pop("minCreationDate", None) or self.oldest
         high = self.base.pop("maxCreationDate", None) or t0
+        self.t0 = high
+        if self.query_state is not None:
+            try:
+                low = self.open_state(low)
+            except StateError as exc:
+                logger.error("%s", exc)
+                mark_incomplete(self.crawler, str(exc))
+                self.query_state = None
+                return
         yield self.probe(Query(next(self.numbers), low, high))
+
+    def open_state(self, low: str) -> str:
+        """Take the query's state; return where the creation-date window starts."""
+        state = self.query_state
+        assert state is not None
+        state.open()
+        self.crawler.signals.connect(state.record, signal=signals.item_scraped)
+        if not self.args["depuis"]:
+            return low
+        if state.last_t0 is None:
+            logger.warning(
+                "-a depuis=dernier: no complete run of this query yet, so this run extracts "
+                "every matching offer"
+            )
+            return low
+        since = parse_api_date(state.last_t0) - timedelta(seconds=self.overlap)
+        self.incremental = self.partial_output = True
+        logger.info(
+            "-a depuis=dernier: offers created since %s (last complete run of this query, "
+            "minus %d s for offers indexed late)",
+            api_date(since),
+            self.overlap,
+        )
+        return max(low, api_date(since))
 
     def probe(self, query: Query) -> scrapy.Request:
         self.queries.append(query)
@@ -223,6 +317,11 @@ class OffresSpider(ApiSpider):
 
     def offers(self, rows: list[dict[str, Any]]) -> Iterator[Offre]:
         for data in rows:
+            if self.incremental and self.query_state.unchanged(
+                str(data.get("id")), clean_date(data.get("dateActualisation"))
+            ):
+                self.crawler.stats.inc_value("cpfft/offers_already_known")
+                continue
             if self.max_offers is not None:
                 offer_id = data.get("id")
                 if offer_id not in self.written and len(self.written) >= self.max_offers:
@@ -302,6 +401,27 @@ class OffresSpider(ApiSpider):
             return
         query.failed[-1] = f"{query.total} offers created in one second and no facet splits them"
         logger.error("%s: %s", query.describe(), query.failed[-1])
+
+    # ------------------------------------------------------------ end of run
+
+    def finish_output(self, csv_path: Path | None) -> list[str]:
+        """Called by RunReport: commit the query's state if the run is complete."""
+        state, self.query_state = self.query_state, None
+        if state is None:
+            return []
+        if csv_path is None:
+            state.close()  # incomplete: the next run compares with the same snapshot
+            return []
+        delimiter = self.crawler.settings.get("CPFFT_CSV_DELIMITER", ",")
+        changes = state.commit(csv_path, self.t0, self.incremental, delimiter)
+        for name in ("added", "updated", "withdrawn"):
+            if getattr(changes, name) is not None:
+                self.crawler.stats.set_value(f"cpfft/changes/{name}", getattr(changes, name))
+        lines = [f"  changes:            {changes.describe()} → {changes_file(csv_path).name}"]
+        known = self.crawler.stats.get_value("cpfft/offers_already_known")
+        if known:
+            lines.append(f"  already known:      {known} offers of the overlap, not written again")
+        return lines
 
     # ------------------------------------------------------------ failures
 

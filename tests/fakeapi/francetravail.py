@@ -193,6 +193,17 @@ class FtEmulator:
         if action == "reset" and request.method == "POST":
             self.reset()
             return web.json_response({"status": "ok"})
+        if action == "evolve" and request.method == "POST":
+            # A day in the life of the stock: {"withdraw": n, "update": n, "publish": n},
+            # in that order, so that each offer changes in one way only.
+            wanted = await request.json()
+            data = self.dataset
+            withdrawn = data.withdraw(int(wanted.get("withdraw", 0)))
+            updated = data.update(int(wanted.get("update", 0)))
+            published = [data.publish().data["id"] for _ in range(int(wanted.get("publish", 0)))]
+            return web.json_response(
+                {"withdrawn": withdrawn, "updated": updated, "published": published}
+            )
         if action == "config":
             if request.method == "POST":
                 for key, value in (await request.json()).items():
@@ -329,11 +340,11 @@ class FtEmulator:
         """Sorted matches and facets of a query; the pages of one query share them.
 
         Caching is only a speed-up (filtering 25 000 offers costs ~0.1 s): the
-        result is what filtering again would give, since the cache is dropped
-        whenever an offer is published.
+        result is what filtering again would give, since the key changes whenever
+        an offer is published, withdrawn or updated.
         """
         key = (
-            len(self.dataset.offers),
+            self.dataset.version,
             tuple(sorted((k, v) for k, v in params.items() if k != "range")),
         )
         if key in self.cache:

@@ -159,6 +159,7 @@ class FtDataset:
             self.communes_by_dep.setdefault(c["codeDepartement"], []).append(c)
         self.offers: list[Offer] = []
         self.ids: set[str] = set()
+        self.version = 0  # bumped on every change, for caches
         self.weights = {d: self.rng.uniform(0.3, 3.0) for d in DEPARTEMENT_NAMES}
         burst_at = self.now - timedelta(days=config.days // 3, seconds=17)
         for n in range(config.offers):
@@ -298,4 +299,22 @@ class FtDataset:
         """An offer created right now (publications during a crawl)."""
         offer = self.make_offer(len(self.offers), datetime.now(UTC))
         self.offers.append(offer)
+        self.version += 1
         return offer
+
+    def withdraw(self, count: int) -> list[str]:
+        """Withdraw ``count`` offers picked at random (a day of filled or expired offers)."""
+        gone = set(self.rng.sample(range(len(self.offers)), min(count, len(self.offers))))
+        ids = [self.offers[i].data["id"] for i in sorted(gone)]
+        self.offers = [o for i, o in enumerate(self.offers) if i not in gone]
+        self.version += 1
+        return ids
+
+    def update(self, count: int) -> list[str]:
+        """Move the ``dateActualisation`` of ``count`` random offers to now (employer edits)."""
+        now = iso_ms(datetime.now(UTC))
+        picked = self.rng.sample(self.offers, min(count, len(self.offers)))
+        for offer in picked:
+            offer.data["dateActualisation"] = now
+        self.version += 1
+        return [o.data["id"] for o in picked]
