@@ -12,7 +12,10 @@ never from the command line. France Travail credentials are not passed at
 all: they belong in scrapyd's own environment (``schedule.json`` arguments and
 ``setting=`` values show in every job listing).
 
-The job id names the spider and a hash of its arguments
+``-s NAME=VALUE`` passes a Scrapy setting to the job (``setting=``), e.g. its
+own ``CPFFT_OUTPUT_DIR`` for a second query of the same spider.
+
+The job id names the spider and a hash of its arguments and settings
 (``offres-3f9a1c2e-20261129T050000Z``), so a run of the same spider and query
 that is still pending or running is recognised and the new one skipped.
 Exit status: 0 scheduled or skipped, 1 scrapyd refused or unreachable, 2 bad usage.
@@ -62,28 +65,39 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("spider", help="cpf or offres")
     parser.add_argument("-a", dest="args", action="append", default=[], metavar="NAME=VALUE",
                         help="spider argument (repeatable)")  # fmt: skip
+    parser.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="Scrapy setting for this job, e.g. CPFFT_OUTPUT_DIR=/srv/x (repeatable)")  # fmt: skip
     parser.add_argument("--project", default="cpfft")
     parser.add_argument("--url", default=os.environ.get("SCRAPYD_URL") or "http://127.0.0.1:6800")
     options = parser.parse_args(argv)
-    pairs = {}
-    for raw in options.args:
-        name, sep, value = raw.partition("=")
-        if not sep or not name:
-            parser.error(f"-a {raw!r}: use -a NAME=VALUE")
-        if any(word in name.upper() for word in SECRET_NAMES):
-            parser.error(
-                f"-a {name}: secrets never go in job arguments; put them in scrapyd's environment"
-            )
-        pairs[name] = value
+    options.pairs = pairs(parser, "-a", options.args)
+    options.setting_pairs = pairs(parser, "-s", options.settings)
     if urllib.parse.urlsplit(options.url).scheme not in ("http", "https"):
         parser.error(f"--url / SCRAPYD_URL {options.url!r} is not an http(s) URL")
-    options.pairs = pairs
     return options
+
+
+def pairs(parser: argparse.ArgumentParser, flag: str, raw_pairs: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` options as a dict; secret-looking names refused (job listings show them)."""
+    found = {}
+    for raw in raw_pairs:
+        name, sep, value = raw.partition("=")
+        if not sep or not name:
+            parser.error(f"{flag} {raw!r}: use {flag} NAME=VALUE")
+        if any(word in name.upper() for word in SECRET_NAMES):
+            parser.error(
+                f"{flag} {name}: secrets never go in job arguments; put them in scrapyd's "
+                "environment"
+            )
+        found[name] = value
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
-    key = query_key(options.spider, options.pairs)
+    key = query_key(
+        options.spider, options.pairs | {f"-s {k}": v for k, v in options.setting_pairs.items()}
+    )
     try:
         jobs = call(options.url, f"listjobs.json?project={urllib.parse.quote(options.project)}")
         busy = [
@@ -100,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             "project": options.project,
             "spider": options.spider,
             "jobid": jobid,
+            "setting": [f"{k}={v}" for k, v in options.setting_pairs.items()],
             **options.pairs,
         }
         answer = call(options.url, "schedule.json", data)

@@ -257,3 +257,26 @@ def test_offer_shape(api):
     assert any("nom" not in o["entreprise"] for o in offers)
     assert any(o["lieuTravail"].get("libelle", "").startswith("France") for o in offers)
     assert all(None not in o.values() for o in offers)
+
+
+def test_evolve_withdraws_updates_and_publishes(ft):
+    api = ft(offers=300)
+    token = token_of(api)[2]["access_token"]
+    request = urllib.request.Request(
+        api.url + "/_emulator/evolve",
+        data=json.dumps({"withdraw": 4, "update": 3, "publish": 2}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        day = json.loads(response.read())
+    assert [len(day[k]) for k in ("withdrawn", "updated", "published")] == [4, 3, 2]
+    assert set(day["withdrawn"]).isdisjoint(day["updated"] + day["published"])
+    detail = "/partenaire/offresdemploi/v2/offres/"
+    assert call(api, detail + day["withdrawn"][0], token=token)[0] == 204  # withdrawn: gone
+    updated = json.loads(call(api, detail + day["updated"][0], token=token)[2])
+    assert updated["dateActualisation"] > updated["dateCreation"]
+    params = {"range": "0-149", "sort": "1"}
+    status, headers, body = call(api, SEARCH, params, token=token)
+    assert status == 206  # a first window of more
+    assert headers["Content-Range"].endswith("/298")
+    assert {o["id"] for o in json.loads(body)["resultats"][:2]} == set(day["published"])
