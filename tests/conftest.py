@@ -151,3 +151,35 @@ def crawl(tmp_path: Path) -> Callable[..., CrawlResult]:
         return CrawlResult(proc.returncode, proc.stderr, workdir / output)
 
     return run
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the chaos suite's matrix (cells record themselves with ``record_property``)."""
+    cells = [
+        value
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "when", "") == "call"
+        for name, value in getattr(report, "user_properties", [])
+        if name == "chaos"
+    ]
+    if not cells:
+        return
+    columns = ["spider", "faults", "outcome", "expected", "written", "missing_lines", "calls",
+               "retries", "exit"]  # fmt: skip
+    cells.sort(key=lambda c: (c["spider"], c["faults"]))
+    widths = [max(len(col), *(len(str(c[col])) for c in cells)) for col in columns]
+    terminalreporter.section("chaos matrix")
+    line = " | ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True))
+    terminalreporter.write_line(line)
+    terminalreporter.write_line("-+-".join("-" * w for w in widths))
+    for cell in cells:
+        terminalreporter.write_line(
+            " | ".join(str(cell[c]).ljust(w) for c, w in zip(columns, widths, strict=True))
+        )
+    rows = sum(c["expected"] for c in cells)
+    terminalreporter.write_line(
+        f"{len(cells)} runs, {rows} rows checked, "
+        f"{sum(c['exit'] == 0 for c in cells)} complete, "
+        f"{sum(c['exit'] != 0 for c in cells)} incomplete with the missing part listed"
+    )

@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 TOKEN_REQUEST = "cpfft_token_request"  # noqa: S105 - a meta key, not a secret
 GENERATION = "cpfft_token_generation"
 RETRIED_401 = "cpfft_401_retries"
+STALE_401 = "cpfft_stale_401_retries"
+STALE_401_MAX = 8
 INVALID_CLIENT_HELP = (
     "France Travail refused the credentials (invalid_client). Usual causes: (1) the API "
     "« Offres d'emploi v2 » is not attached to your application on francetravail.io; (2) its "
@@ -108,15 +110,22 @@ class OAuth2TokenMiddleware:
         request.headers.pop(b"Authorization", None)
         if response.status != 401 or request.meta.get(TOKEN_REQUEST) or not self.for_api(request):
             return response
-        if request.meta.get(GENERATION) == self.generation:
-            self.token = None  # once per token, however many requests saw it rejected
-        tries = request.meta.get(RETRIED_401, 0)
-        if tries >= self.max_401_retries:
+        # Only the first 401 for the newest token says "this token is refused": drop it.
+        # Any other 401 is for a token already known bad (revoked or expired while the
+        # request waited in the rate-capped queue) and says nothing about the next one:
+        # retried within a looser bound.
+        used = request.meta.get(GENERATION)
+        stale = used is None or used < self.generation or self.token is None
+        if not stale:
+            self.token = None
+        key, bound = (STALE_401, STALE_401_MAX) if stale else (RETRIED_401, self.max_401_retries)
+        tries = request.meta.get(key, 0)
+        if tries >= bound:
             logger.error("France Travail still answers 401 with a fresh token: %s", request.url)
             return response
         self.crawler.stats.inc_value("cpfft/oauth/401_retries")
         retry = request.replace(dont_filter=True)
-        retry.meta[RETRIED_401] = tries + 1
+        retry.meta[key] = tries + 1
         retry.meta.pop(GENERATION, None)
         return retry
 

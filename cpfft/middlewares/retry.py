@@ -11,10 +11,14 @@ the request takes a download slot, so other requests keep flowing.
 
 Another middleware may set ``request.meta["cpfft_retry_after"]`` (seconds) to
 ask for a specific wait, e.g. until a rate-limit window resets.
+
+A request with ``request.meta["cpfft_json"]`` expects a JSON body: a 2xx answer
+whose body is not JSON (cut by a proxy, garbled) is retried like a 5xx.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -31,6 +35,15 @@ if TYPE_CHECKING:
 
 WAIT_META = "cpfft_retry_wait"
 HINT_META = "cpfft_retry_after"
+JSON_META = "cpfft_json"
+
+
+def is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_retry_after(value: bytes | str | None, now: float | None = None) -> float | None:
@@ -72,9 +85,20 @@ class BackoffRetryMiddleware(RetryMiddleware):
             await sleep(wait)
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
-        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+        if request.meta.get("dont_retry", False):
             return response
-        retry = self._retry(request, response_status_message(response.status))
+        if response.status in self.retry_http_codes:
+            reason = response_status_message(response.status)
+        elif (
+            request.meta.get(JSON_META)
+            and 200 <= response.status < 300
+            and response.body
+            and not is_json(response.body)
+        ):
+            reason = "malformed JSON"
+        else:
+            return response
+        retry = self._retry(request, reason)
         if retry is None:
             return response
         retry.meta[WAIT_META] = self.wait_before(retry, response)

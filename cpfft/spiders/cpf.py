@@ -32,6 +32,7 @@ import scrapy
 from cpfft.config import check_base_url, positive_int
 from cpfft.geo import DEPARTEMENTS_BY_CODE, REGIONS_BY_CODE, find_departement, find_region
 from cpfft.items import FORMATION_FIELDS, Formation
+from cpfft.middlewares.retry import JSON_META
 from cpfft.opendatasoft import (
     Group,
     Partition,
@@ -172,6 +173,8 @@ class CpfSpider(ApiSpider):
     ) -> scrapy.Request:
         query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
         url = f"{self.dataset_url}{path}" + (f"?{query}" if query else "")
+        # JSON answers that do not parse are retried (exports are JSONL, checked row by row).
+        meta.setdefault(JSON_META, not path.startswith("/exports"))
         return scrapy.Request(
             url,
             callback=callback,

@@ -61,6 +61,7 @@ from cpfft.francetravail import (
 )
 from cpfft.incremental import QueryState, StateError
 from cpfft.items import OFFRE_HEADERS, Offre
+from cpfft.middlewares.retry import JSON_META
 from cpfft.output import changes_file, output_dir
 from cpfft.params import ConfigurationError, integer, parse_arguments
 from cpfft.runstate import is_stopping, mark_incomplete
@@ -280,7 +281,12 @@ class OffresSpider(ApiSpider):
             callback=self.parse_page,
             errback=self.on_error,
             headers={"Accept": "application/json"},
-            meta={"query": query.number, "first": first, "download_slot": self.slot},
+            meta={
+                "query": query.number,
+                "first": first,
+                "download_slot": self.slot,
+                JSON_META: True,
+            },
             priority=priority,
             dont_filter=True,
         )

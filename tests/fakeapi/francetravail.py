@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakeapi.cpfdata import DEPARTEMENT_NAMES, REGIONS
+from tests.fakeapi.faults import FaultKnobs, before_answer, maybe_cut
 from tests.fakeapi.ftdata import (
     JOBS,
     NATURES_CONTRATS,
@@ -53,7 +54,7 @@ DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 @dataclass
-class FtConfig(FtDatasetConfig):
+class FtConfig(FtDatasetConfig, FaultKnobs):
     """Dataset knobs (inherited; changing one regenerates the offers), plus these."""
 
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
@@ -64,6 +65,7 @@ class FtConfig(FtDatasetConfig):
     rate_burst: int = 10
     limit_token_endpoint: bool = False
     storm_calls: int = 0  # the next N API calls get 429
+    storm_every: int = 0  # every N API calls, a new storm of storm_calls 429s (0 = never)
     storm_retry_after: int = 2
     # --- the contract's open questions (§15), as switches
     last_page_206: bool = False  # True: 206 unless the window holds the whole set
@@ -126,6 +128,7 @@ class FtEmulator:
             "http_429": self.counters["429"],
             "http_401": self.counters["401"],
             "http_5xx": self.counters["5xx"],
+            **{k: self.counters[k] for k in ("slow", "reset", "malformed", "cut")},
             "offers": len(self.dataset.offers),
         }
 
@@ -167,9 +170,14 @@ class FtEmulator:
                 "WWW-Authenticate": "Bearer", "Cache-Control": "no-store", "Pragma": "no-cache",
                 "Content-Type": "application/json",
             })  # fmt: skip
+        if self.config.storm_every and self.counters["api"] % self.config.storm_every == 0:
+            self.config.storm_calls = max(self.config.storm_calls, 1)
         limited = self.rate_limit(client)
         if limited is not None:
             return limited
+        fault = await before_answer(request, self.config, self.fault_rng, self.counters)
+        if fault is not None:
+            return fault
         if self.config.fail_rate_5xx and self.fault_rng.random() < self.config.fail_rate_5xx:
             self.counters["5xx"] += 1
             status = self.fault_rng.choice([500, 502, 503])
@@ -180,12 +188,14 @@ class FtEmulator:
                                 content_type="text/html")  # fmt: skip
         rel = path.removeprefix(API)
         if rel == "/offres/search":
-            return self.search(request)
-        if rel.startswith("/offres/"):
-            return self.detail(rel.removeprefix("/offres/"))
-        if rel.startswith("/referentiel/"):
-            return self.referentiel(rel.removeprefix("/referentiel/"))
-        return web.Response(status=404)
+            response = self.search(request)
+        elif rel.startswith("/offres/"):
+            response = self.detail(rel.removeprefix("/offres/"))
+        elif rel.startswith("/referentiel/"):
+            response = self.referentiel(rel.removeprefix("/referentiel/"))
+        else:
+            return web.Response(status=404)
+        return await maybe_cut(request, response, self.config, self.fault_rng, self.counters)
 
     async def admin(self, request: web.Request, action: str) -> web.Response:
         if action == "stats":

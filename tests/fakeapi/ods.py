@@ -40,6 +40,7 @@ from tests.fakeapi.cpfdata import (
     field_type,
     record_id,
 )
+from tests.fakeapi.faults import FaultKnobs, before_answer, maybe_cut
 from tests.fakeapi.odsql import (
     ODSQLError,
     Schema,
@@ -57,7 +58,7 @@ JSON_TYPE = "application/json; charset=utf-8"
 
 
 @dataclass
-class OdsConfig(CpfDatasetConfig):
+class OdsConfig(CpfDatasetConfig, FaultKnobs):
     """The dataset knobs (inherited; changing one regenerates the data), plus these."""
 
     # --- the contract's open questions (§12), as switches
@@ -72,8 +73,6 @@ class OdsConfig(CpfDatasetConfig):
     burst_per_second: int = 0  # 0 = no per-second limiter
     # --- faults
     latency_ms: float = 0.0
-    slow_rate: float = 0.0  # share of calls answered only after slow_ms (beyond a client timeout)
-    slow_ms: float = 5000.0
     fail_rate_5xx: float = 0.0
     fault_seed: int = 7
     truncate_exports: int = 0  # cut the next N export responses
@@ -140,6 +139,9 @@ class OdsEmulator:
             "http_5xx": self.counters["http_5xx"],
             "truncated": self.counters["truncated"],
             "slow": self.counters["slow"],
+            "reset": self.counters["reset"],
+            "malformed": self.counters["malformed"],
+            "cut": self.counters["cut"],
         }
 
     # ------------------------------------------------------------ app
@@ -155,9 +157,6 @@ class OdsEmulator:
             return await self.admin(request)
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
-        if self.config.slow_rate and self.fault_rng.random() < self.config.slow_rate:
-            self.counters["slow"] += 1
-            await asyncio.sleep(self.config.slow_ms / 1000)
         self.counters["calls"] += 1
         if len(self.requests) < 10_000:
             self.requests.append(str(request.rel_url))
@@ -165,6 +164,9 @@ class OdsEmulator:
         if limited is not None:
             self.counters["http_429"] += 1
             return self.with_quota_headers(limited)
+        fault = await before_answer(request, self.config, self.fault_rng, self.counters)
+        if fault is not None:
+            return fault
         if self.config.fail_rate_5xx and self.fault_rng.random() < self.config.fail_rate_5xx:
             self.counters["http_5xx"] += 1
             status = self.fault_rng.choice([500, 502, 503])
@@ -180,7 +182,8 @@ class OdsEmulator:
                     response = v21_error(400, "ODSQLError", str(exc))
                 if isinstance(response, web.Response):
                     self.with_quota_headers(response)
-                return response
+                return await maybe_cut(request, response, self.config, self.fault_rng,
+                                       self.counters)  # fmt: skip
         return web.Response(status=404, text="<html><body><h1>Page not found</h1></body></html>",
                             content_type="text/html")  # fmt: skip
 
