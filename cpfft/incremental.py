@@ -32,12 +32,14 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from cpfft.exporters import neutralise_formula
 from cpfft.francetravail import DETAIL_URL
 from cpfft.items import OFFRE_HEADERS
 from cpfft.output import OutputError, changes_file
+from cpfft.resume import existing_rows, unguard
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -140,6 +142,14 @@ class QueryState:
             "INSERT OR REPLACE INTO temp.run VALUES (?, ?, ?)",
             (item.id, item.date_publication, item.date_actualisation),
         )
+
+    def record_file(self, path: Path, delimiter: str) -> None:
+        """Remember the offers of a CSV this run goes on writing (a resumed run)."""
+        columns = ("id", OFFRE_HEADERS["date_publication"], "date_actualisation")
+        for row in existing_rows(path, delimiter):
+            offer_id, created, updated = (unguard(row.get(c) or "") or None for c in columns)
+            self.record(SimpleNamespace(id=offer_id, date_publication=created,
+                                        date_actualisation=updated))  # fmt: skip
 
     # ------------------------------------------------------------ run end
 

@@ -12,11 +12,13 @@ import hashlib
 import logging
 from dataclasses import fields
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
 from cpfft.cleaning import CLEANERS, BadNumber, clean_number
+from cpfft.resume import existing_rows, unguard
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DROPPED = "cpfft/dropped/"
+ALREADY_WRITTEN = "already_in_file"
 
 
 @cache
@@ -74,20 +77,50 @@ class RequireKeyPipeline(_Pipeline):
         return item
 
 
+def digest(values: Any) -> bytes:
+    key = "\x1f".join(str(v or "") for v in values)
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+
+
 class DedupePipeline(_Pipeline):
     """Keep the first row for each key; later ones are counted as duplicates.
 
+    A resumed run (see :mod:`cpfft.resume`) first loads the keys of the rows
+    already in its output file: those rows are skipped, counted apart.
     Keys are kept as 8-byte digests, so 1 million rows cost about 70 MB at most.
     """
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
         self.seen: set[bytes] = set()
+        self.written_before: set[bytes] = set()
+
+    def open_spider(self) -> None:
+        settings = self.crawler.settings
+        resumed = settings.get("CPFFT_RESUME_FROM")
+        item_class = getattr(self.crawler.spider, "item_class", None)
+        if not resumed or item_class is None:
+            return
+        exported = settings.get("FEED_EXPORT_FIELDS") or []
+        headers = exported if isinstance(exported, dict) else {}
+        columns = [headers.get(name, name) for name in item_class.KEY]
+        rows = existing_rows(Path(resumed), settings.get("CPFFT_CSV_DELIMITER", ","))
+        self.written_before = {digest(unguard(row.get(c) or "") for c in columns) for row in rows}
+        logger.info(
+            "Resuming from JOBDIR: %d rows already in %s%s; they are not written again",
+            len(self.written_before),
+            resumed,
+            f" (a torn last row of {settings.getint('CPFFT_RESUME_REPAIRED')} bytes was cut)"
+            if settings.getint("CPFFT_RESUME_REPAIRED")
+            else "",
+        )
 
     def process_item(self, item: Any) -> Any:
-        key = "\x1f".join(str(getattr(item, name) or "") for name in item.KEY)
-        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-        if digest in self.seen:
-            raise self.drop("duplicate", f"duplicate of {key!r}")
-        self.seen.add(digest)
+        key = digest(getattr(item, name) for name in item.KEY)
+        if key in self.written_before:
+            raise self.drop(ALREADY_WRITTEN, "already in the output file (resumed run)")
+        if key in self.seen:
+            raise self.drop("duplicate", "duplicate of " + ", ".join(
+                str(getattr(item, name)) for name in item.KEY))  # fmt: skip
+        self.seen.add(key)
         return item

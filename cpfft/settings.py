@@ -50,6 +50,9 @@ FT_OAUTH_ENABLED = False  # switched on by the offres spider
 # APIs, not web pages: robots.txt would cost a quota call and means nothing here.
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
+# Requests stay in memory even with JOBDIR: cpfft resumes from its own journal and the
+# output file (cpfft.resume), so no request (nor token) is ever written to disk.
+SCHEDULER = "cpfft.resume.MemoryScheduler"
 # Remote shells into a crawler have no place on a scheduled server.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False

@@ -26,6 +26,8 @@ from scrapy.extensions.feedexport import FeedExporter  # our subclass is one too
 from scrapy.utils.asyncio import create_looping_call
 
 from cpfft.output import LATEST_CHANGES, OutputError, changes_file, publish, set_aside
+from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
+from cpfft.resume import Journal
 from cpfft.runstate import INCOMPLETE, mark_incomplete
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("cpfft.report")
 
 OUTCOME = "cpfft/outcome"
+ALREADY_WRITTEN_STAT = DROPPED + ALREADY_WRITTEN
 
 
 def count(n: float) -> str:
@@ -125,6 +128,10 @@ class RunReport:
         else:
             outcome = "incomplete" if written else "failed"
         outcome, notes = self.file_output(spider, outcome)
+        if outcome == "complete":
+            journal = Journal.of(self.crawler.settings)
+            if journal is not None:
+                journal.finish()  # the same JOBDIR now starts a fresh run
         stats.set_value(OUTCOME, outcome)
         self.summary = self.build_summary(spider, reason, outcome) + notes
 
@@ -179,7 +186,8 @@ class RunReport:
         dropped = {
             k.removeprefix("cpfft/dropped/"): v
             for k, v in all_stats.items()
-            if k.startswith("cpfft/dropped/") and k != "cpfft/dropped/duplicate"
+            if k.startswith("cpfft/dropped/")
+            and k not in ("cpfft/dropped/duplicate", ALREADY_WRITTEN_STAT)
         }
         blanked = {
             k.removeprefix("cpfft/blanked/"): v
@@ -193,6 +201,11 @@ class RunReport:
             + (f" of {count(total)} expected" if total else "")
             + f" → {', '.join(map(str, feeds))}",
             f"  duplicates removed: {count(stats.get_value('cpfft/dropped/duplicate', 0))}",
+            *(
+                [f"  already in file:    {count(before)} rows kept from the interrupted run"]
+                if (before := stats.get_value(ALREADY_WRITTEN_STAT, 0))
+                else []
+            ),
             f"  rows dropped:       {count(sum(dropped.values()))}" + (f" ({why})" if why else ""),
         ]
         if blanked:

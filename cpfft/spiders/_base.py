@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 class ApiSpider(scrapy.Spider):
     #: Downloader middlewares this spider needs, added to the project's ones.
     middlewares: ClassVar[dict[str, int]] = {}
+    #: The item (one CSV row) this spider yields; its KEY identifies a row.
+    item_class: ClassVar[type]
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -51,6 +53,11 @@ class ApiSpider(scrapy.Spider):
 
     def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    @classmethod
+    def output_label(cls, args: dict[str, Any]) -> str | None:
+        """A word added to the name of timestamped output files (see cpfft.output)."""
+        return None
 
 
 def describe_failure(failure: Failure, not_found_hint: str = "") -> str:

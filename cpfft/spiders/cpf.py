@@ -113,6 +113,7 @@ def cpf_params(settings: BaseSettings) -> tuple[Param, ...]:
 class CpfSpider(ApiSpider):
     name = "cpf"
     middlewares: ClassVar[dict[str, int]] = {OPENDATASOFT_QUOTA: 560}
+    item_class = Formation
     custom_settings: ClassVar[dict[str, Any]] = {
         "FEED_EXPORT_FIELDS": FORMATION_FIELDS,
         # Two exports in flight keep the pipeline busy; more only holds more bodies in memory.

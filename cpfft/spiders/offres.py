@@ -64,6 +64,7 @@ from cpfft.items import OFFRE_HEADERS, Offre
 from cpfft.middlewares.retry import JSON_META
 from cpfft.output import changes_file, output_dir
 from cpfft.params import ConfigurationError, integer, parse_arguments
+from cpfft.resume import Journal
 from cpfft.runstate import is_stopping, mark_incomplete
 from cpfft.spiders._base import ApiSpider, describe_failure
 
@@ -149,6 +150,7 @@ def check_incremental(settings: BaseSettings, args: dict[str, Any]) -> None:
 class OffresSpider(ApiSpider):
     name = "offres"
     middlewares: ClassVar[dict[str, int]] = {OAUTH: 650}
+    item_class = Offre
     custom_settings: ClassVar[dict[str, Any]] = {
         "FEED_EXPORT_FIELDS": OFFRE_HEADERS,
         "FT_OAUTH_ENABLED": True,
@@ -231,6 +233,11 @@ class OffresSpider(ApiSpider):
             logger.warning(
                 "-a sort=%s ignored: offers are fetched newest first (sort=1)", self.args["sort"]
             )
+        journal = Journal.of(self.crawler.settings)
+        if journal is not None:
+            # A resumed run plans the same windows: same upper bound as the first attempt.
+            t0 = journal.get("t0") or t0
+            journal.set("t0", t0)
         low = self.base.pop("minCreationDate", None) or self.oldest
         high = self.base.pop("maxCreationDate", None) or t0
         self.t0 = high
@@ -250,6 +257,9 @@ class OffresSpider(ApiSpider):
         assert state is not None
         state.open()
         self.crawler.signals.connect(state.record, signal=signals.item_scraped)
+        resumed = self.crawler.settings.get("CPFFT_RESUME_FROM")
+        if resumed:  # the rows the interrupted attempt wrote are part of this run too
+            state.record_file(Path(resumed), self.crawler.settings.get("CPFFT_CSV_DELIMITER", ","))
         if not self.args["depuis"]:
             return low
         if state.last_t0 is None:

@@ -1,0 +1,158 @@
+"""Resuming an interrupted run with ``-s JOBDIR=…``: what was written stays, the rest is fetched.
+
+Scrapy's own JOBDIR support saves the pending requests to disk. That does not
+fit cpfft: its spiders plan their work in memory (partitions, creation-date
+windows) so a request saved by one process means nothing to the next, and a
+request in flight when the process dies is lost from the queue. So cpfft keeps
+requests in memory (:class:`MemoryScheduler`: nothing, tokens included, is
+written under JOBDIR) and keeps its own journal there, ``cpfft-run.json``:
+spider, arguments, output file, status, and what the spider needs to plan the
+same work again (the offres spider's creation-date bound ``t0``).
+
+A run started with a JOBDIR whose journal is unfinished, for the same spider,
+arguments and output, **resumes**:
+
+- the output file is kept; if a kill tore its last row, the file is cut back to
+  the last whole row; new rows are appended, without a second header;
+- the keys of the rows already in it are loaded, so they are not written again;
+- the spider plans the whole work again (with the same ``t0``) and fetches it;
+  rows already in the file are skipped.
+
+A finished journal starts a fresh run; a journal of another spider, other
+arguments or another output is refused (one line, exit 2).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy.core.scheduler import Scheduler
+
+from cpfft.exporters import FORMULA_TRIGGERS
+from cpfft.params import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from scrapy.settings import BaseSettings
+
+JOURNAL = "cpfft-run.json"
+RUNNING, COMPLETE = "running", "complete"
+
+
+class MemoryScheduler(Scheduler):
+    """Scrapy's scheduler, but pending requests never go to JOBDIR (see the module doc)."""
+
+    def _dqdir(self, jobdir: str | None) -> str | None:
+        return None
+
+
+class Journal:
+    def __init__(self, jobdir: Path):
+        self.path = jobdir / JOURNAL
+        self.data: dict[str, Any] = {}
+
+    @classmethod
+    def of(cls, settings: BaseSettings) -> Journal | None:
+        jobdir = str(settings.get("JOBDIR") or "").strip()
+        if not jobdir:
+            return None
+        journal = cls(Path(jobdir).expanduser().absolute())
+        journal.load()
+        return journal
+
+    def load(self) -> None:
+        try:
+            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.data = {}
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"JOBDIR journal {self.path} is unreadable ({exc}); delete it or use another JOBDIR"
+            ) from None
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.data, ensure_ascii=False, indent=1), "utf-8")
+        temporary.replace(self.path)
+
+    def get(self, name: str) -> Any:
+        return self.data.get(name)
+
+    def set(self, name: str, value: Any) -> None:
+        self.data[name] = value
+        self.save()
+
+    def begin(self, spider: str, arguments: dict[str, str], output: str) -> bool:
+        """Start or resume; return True when resuming (raises if the JOBDIR is another run's)."""
+        run = {"spider": spider, "arguments": arguments, "output": output}
+        previous = {k: self.data.get(k) for k in run}
+        if self.data.get("status") == RUNNING:
+            if previous != run:
+                what = ", ".join(k for k in run if previous[k] != run[k])
+                raise ConfigurationError(
+                    f"JOBDIR {self.path.parent} holds an unfinished run with another {what} "
+                    f"({previous['spider']} → {previous['output']}); resume it with the same "
+                    "command, or use another JOBDIR"
+                )
+            return True
+        self.data = {**run, "status": RUNNING}
+        self.save()
+        return False
+
+    def finish(self) -> None:
+        self.set("status", COMPLETE)
+
+
+# ------------------------------------------------------------------ the output file
+
+
+def repair_tail(path: Path) -> int:
+    """Cut ``path`` back to its last whole CSV row; return the bytes removed.
+
+    A row is whole when it ends with a line break outside any quoted field.
+    """
+    data = path.read_bytes()
+    end = whole_rows_end(data)
+    if end < len(data):
+        with path.open("r+b") as file:
+            file.truncate(end)
+            file.flush()
+            os.fsync(file.fileno())
+    return len(data) - end
+
+
+def whole_rows_end(data: bytes) -> int:
+    """Offset just after the last line break that ends a record (quotes balanced)."""
+    quoted = False
+    end = 0
+    for i, byte in enumerate(data):
+        if byte == 0x22:  # '"': doubled quotes toggle twice, which is right
+            quoted = not quoted
+        elif byte == 0x0A and not quoted:
+            end = i + 1
+    return end
+
+
+def existing_rows(path: Path, delimiter: str) -> Iterator[dict[str, str]]:
+    """Rows of a CSV written by cpfft (BOM, header), as dicts of raw cell text."""
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        yield from csv.DictReader(file, delimiter=delimiter)
+
+
+def unguard(value: str) -> str:
+    """Undo the formula guard of :func:`cpfft.exporters.neutralise_formula`."""
+    if value.startswith("'") and value[1:].lstrip(" ").startswith(FORMULA_TRIGGERS):
+        return value[1:]
+    return value
+
+
+def header_of(path: Path, delimiter: str) -> list[str]:
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        return next(csv.reader(io.StringIO(file.readline()), delimiter=delimiter), [])

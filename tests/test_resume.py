@@ -1,0 +1,183 @@
+"""Interrupted runs: whole rows only in the file, and resumption with JOBDIR."""
+
+from __future__ import annotations
+
+import csv
+import io
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cpfft.exporters import CsvExporter
+from cpfft.resume import repair_tail, whole_rows_end
+from tests.conftest import BOM, clean_env, ft_env
+from tests.fakeapi.cpfdata import INDEX
+from tests.fakeapi.francetravail import CLIENT_SECRET
+
+# ------------------------------------------------------------------ whole rows
+
+
+@pytest.mark.parametrize(
+    ("data", "end"),
+    [
+        (b"a,b\r\n1,2\r\n", 10),
+        (b"a,b\r\n1,2\r\n3,", 10),  # torn row
+        (b'a,b\r\n1,"x\r\ny"\r\n2,"line\r\n', 15),  # torn inside a quoted line break
+        (b'a,b\r\n1,"say ""hi"""\r\n', 21),  # doubled quotes
+        (b"a,b", 0),
+    ],
+)
+def test_whole_rows_end(data, end):
+    assert whole_rows_end(data) == end
+
+
+def test_repair_tail_cuts_back_to_the_last_whole_row(tmp_path):
+    path = tmp_path / "out.csv"
+    path.write_bytes(BOM + b'id,text\r\n1,"a\r\nb"\r\n2,"torn')
+    assert repair_tail(path) == len(b'2,"torn')
+    assert path.read_bytes() == BOM + b'id,text\r\n1,"a\r\nb"\r\n'
+    assert repair_tail(path) == 0
+
+
+class RecordingFile(io.BytesIO):
+    """A file that remembers what reached it at each flush."""
+
+    def __init__(self):
+        super().__init__()
+        self.flushed: list[int] = []
+
+    def flush(self):
+        self.flushed.append(len(self.getvalue()))
+
+
+def test_exporter_hands_the_file_whole_rows_only():
+    file = RecordingFile()
+    exporter = CsvExporter(file, fields_to_export=["id", "text"], encoding="utf-8-sig")
+    exporter.start_exporting()
+    for n in range(3000):
+        exporter.export_item({"id": str(n), "text": f'line one\r\nline "{n}", two ' * 5})
+        data = file.getvalue()
+        assert whole_rows_end(data) == len(data)  # at any moment: whole rows only
+    exporter.finish_exporting()
+    rows = list(csv.reader(io.StringIO(file.getvalue().decode("utf-8-sig"), newline="")))
+    assert len(rows) == 3001
+    assert len(file.flushed) > 3  # written in several batches, not once at the end
+
+
+# ------------------------------------------------------------------ interrupted crawls
+
+
+def start(spider: str, env: dict[str, str], cwd: Path, jobdir: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", "out.csv",
+           "-s", f"JOBDIR={jobdir}", "-s", "LOG_LEVEL=DEBUG"]  # fmt: skip
+    with (cwd / "first.log").open("w") as log:  # a pipe nobody reads would block the crawl
+        return subprocess.Popen(cmd, cwd=cwd, env=clean_env(env), stdout=subprocess.DEVNULL,
+                                stderr=log)  # fmt: skip
+
+
+def wait_for_rows(path: Path, size: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size > size:
+            return
+        assert proc.poll() is None, "the crawl ended before it could be interrupted"
+        time.sleep(0.05)
+    raise AssertionError("no rows written in time")
+
+
+def whole_csv(path: Path) -> list[dict[str, str]]:
+    data = path.read_bytes()
+    assert data.startswith(BOM)
+    assert data.count(BOM) == 1
+    assert whole_rows_end(data) == len(data), "the file ends with a torn row"
+    rows = list(csv.reader(io.StringIO(data[3:].decode("utf-8"), newline="")))
+    assert all(len(r) == len(rows[0]) for r in rows), "a line is not a whole row"
+    assert rows[0][0] in ("Intitulé", "date_extract"), "one header, first"
+    assert sum(r == rows[0] for r in rows) == 1, "the header was written twice"
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def interrupt_then_resume(spider, env, tmp_path, how, after_bytes):
+    jobdir = tmp_path / "job"
+    out = tmp_path / "out.csv"
+    proc = start(spider, env, tmp_path, jobdir)
+    wait_for_rows(out, after_bytes, proc)
+    proc.send_signal(how)
+    proc.wait(timeout=120)
+    first_log = (tmp_path / "first.log").read_text()
+    assert proc.returncode != 0, "an interrupted run must not exit 0"
+    assert "Traceback" not in first_log
+    interrupted = whole_csv(out)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", spider, "-O", "out.csv", "-s", f"JOBDIR={jobdir}",
+         "-s", "LOG_LEVEL=DEBUG"],
+        cwd=tmp_path, env=clean_env(env), capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming from JOBDIR" in resumed.stderr
+    return interrupted, whole_csv(out), first_log + resumed.stderr, jobdir
+
+
+@pytest.mark.crawl
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_offres_interrupted_then_resumed(how, ft, tmp_path):
+    api = ft(offers=3500, heavy_share=0.5)
+    env = ft_env(api, FT_MAX_RPS="6")
+    interrupted, final, logs, jobdir = interrupt_then_resume("offres", env, tmp_path, how, 200_000)
+    ids = [r["id"] for r in final]
+    assert len(ids) == len(set(ids)), "an offer was written twice"
+    assert set(ids) == {o.data["id"] for o in api.dataset.offers}
+    assert 0 < len(interrupted) < len(ids)
+    assert [r["id"] for r in interrupted] == ids[: len(interrupted)]  # kept, then appended
+    # Neither the secret nor any token went to JOBDIR.
+    secrets = [CLIENT_SECRET, *api.tokens]
+    for path in jobdir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(s.encode() in content for s in secrets), path
+    assert not any(s in logs for s in secrets)
+
+
+@pytest.mark.crawl
+def test_cpf_killed_then_resumed(ods, tmp_path):
+    api = ods(rows=6000, latency_ms=150)
+    env = {"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": "400"}
+    interrupted, final, _, _ = interrupt_then_resume("cpf", env, tmp_path, signal.SIGKILL, 100_000)
+    i, j = INDEX["numero_formation"], INDEX["code_departement"]
+    truth = {(r[i], r[j] or "") for r in api.dataset.rows if r[i]}
+    keys = [(r["numero_formation"], r["code_departement"]) for r in final]
+    assert len(keys) == len(set(keys)), "a row was written twice"
+    assert set(keys) == truth
+    assert 0 < len(interrupted) < len(keys)
+
+
+@pytest.mark.crawl
+def test_a_jobdir_of_another_run_is_refused(ods, crawl, tmp_path):
+    api = ods(rows=300)
+    jobdir = tmp_path / "job"
+    jobdir.mkdir()
+    (jobdir / "cpfft-run.json").write_text(
+        '{"spider": "cpf", "arguments": {"q": "python"}, "output": "/elsewhere.csv",'
+        ' "status": "running"}'
+    )
+    result = crawl("cpf", env={"CPF_API_URL": api.url}, settings={"JOBDIR": str(jobdir)})
+    assert result.returncode == 2
+    lines = result.log.strip().splitlines()
+    assert len(lines) == 1
+    assert "holds an unfinished run with another arguments, output" in lines[0]
+
+
+@pytest.mark.crawl
+def test_a_finished_jobdir_starts_afresh(ods, crawl, tmp_path):
+    api = ods(rows=300)
+    settings = {"JOBDIR": str(tmp_path / "job")}
+    first = crawl("cpf", env={"CPF_API_URL": api.url}, settings=settings)
+    assert first.returncode == 0, first.log
+    again = crawl("cpf", env={"CPF_API_URL": api.url}, settings=settings)
+    assert again.returncode == 0, again.log
+    assert "Resuming" not in again.log
+    assert len(whole_csv(again.output)) == len(first.dicts())
