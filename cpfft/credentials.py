@@ -14,6 +14,7 @@ credentials (scrapyd runs ``scrapy list``).
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,5 +84,13 @@ def load_credentials(cwd: Path | None = None) -> Credentials:
             "and FT_CLIENT_SECRET in the environment or in a .env file (see .env.example), or "
             "CLIENT_ID= and CLIENT_SECRET= lines in credentials.txt"
         )
+    for name, value in (("FT_CLIENT_ID", client_id), ("FT_CLIENT_SECRET", secret)):
+        # Bytes that are not UTF-8 (surrogates) or control characters would only fail later,
+        # in the token request. The value is never shown: it may be the secret.
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value.strip()):
+            raise CredentialsError(
+                f"{name} (from {source}) contains a control character or bytes that are not "
+                "UTF-8. Copy it again from your francetravail.io application"
+            )
     trimmed = client_id != client_id.strip() or secret != secret.strip()
     return Credentials(client_id.strip(), secret.strip(), source, trimmed)

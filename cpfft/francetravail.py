@@ -40,7 +40,7 @@ _KEYWORD = re.compile(r"[\w @#$%^&+./\-\"]+")
 
 
 def pattern(regex: str, example: str, upper: bool = True) -> Callable[[str], str]:
-    compiled = re.compile(regex)
+    compiled = re.compile(regex, re.ASCII)  # \d: 0-9 only, not other scripts' digits
 
     def parse(value: str) -> str:
         value = value.upper() if upper else value
@@ -82,7 +82,7 @@ def creation_date(value: str) -> str:
             moment = datetime.strptime(value, fmt)
         except ValueError:
             continue
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.isoformat() + "Z"  # strftime's %Y drops a year's leading zeros
     raise ValueError(f"{shown(value)} is not a date. Expected 2026-11-01 or 2026-11-01T08:00:00Z")
 
 
@@ -93,8 +93,9 @@ def decimal(minimum: float, maximum: float) -> Callable[[str], str]:
         except ValueError:
             raise ValueError(f"{shown(value)} is not a number. Expected e.g. 0.5") from None
         if not minimum <= number <= maximum:
-            raise ValueError(f"{value} is out of range. Expected {minimum:g} to {maximum:g}")
-        return f"{number:g}"
+            raise ValueError(f"{shown(value)} is out of range. Expected {minimum:g} to {maximum:g}")
+        # Plain decimal notation: the API refuses an exponent (1e+06, 1e-05).
+        return f"{number + 0.0:.6f}".rstrip("0").rstrip(".")
 
     return parse
 

@@ -126,7 +126,9 @@ def _lookup(value: str, by_code: dict, kind: str, list_all: str) -> str:
     if close:
         place = by_code[names[close[0]]]
         hint = f" Did you mean {place.code} ({place.name})?"
-    raise UnknownPlace(f"unknown {kind} {raw!r}.{hint} Valid {kind}s: {list_all}")
+    from cpfft.params import shown  # not at the top: cpfft.params imports cpfft.geo
+
+    raise UnknownPlace(f"unknown {kind} {shown(raw)}.{hint} Valid {kind}s: {list_all}")
 
 
 def find_region(value: str) -> str:

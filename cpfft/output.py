@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cpfft.params import ConfigurationError
+from cpfft.params import ConfigurationError, shown
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -45,14 +45,24 @@ def output_dir(settings: BaseSettings) -> Path | None:
     raw = str(settings.get("CPFFT_OUTPUT_DIR") or "").strip()
     if not raw:
         return None
-    path = Path(raw).expanduser()
+    try:
+        path = Path(raw).expanduser()
+    except RuntimeError:  # ~user of an unknown user
+        path = Path(raw)
     if not path.is_absolute():
         raise ConfigurationError(
-            f"setting CPFFT_OUTPUT_DIR={raw!r} must be an absolute directory (scrapyd and cron "
-            "run from other working directories)"
+            f"setting CPFFT_OUTPUT_DIR={shown(raw)} must be an absolute directory (scrapyd and "
+            "cron run from other working directories)"
         )
-    if path.exists() and not path.is_dir():
-        raise ConfigurationError(f"setting CPFFT_OUTPUT_DIR={raw!r} is a file, not a directory")
+    try:
+        is_file = path.exists() and not path.is_dir()
+    except (OSError, ValueError) as exc:  # name too long, NUL character…
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ConfigurationError(f"setting CPFFT_OUTPUT_DIR={shown(raw)}: {reason}") from None
+    if is_file:
+        raise ConfigurationError(
+            f"setting CPFFT_OUTPUT_DIR={shown(raw)} is a file, not a directory"
+        )
     return path
 
 

@@ -11,6 +11,7 @@ problem and the valid values.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,9 @@ class ConfigurationError(Exception):
 class ArgumentError(ConfigurationError):
     def __init__(self, name: str, message: str):
         self.name = name
-        super().__init__(f"argument -a {name}: {message}")
+        # A name typed with a line break or pasted huge must not break the one-line message.
+        label = name if name.isprintable() and 0 < len(name) <= 60 else shown(name)
+        super().__init__(f"argument -a {label}: {message}")
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,12 @@ class Param:
 
 
 def shown(value: str, limit: int = 60) -> str:
-    """A value quoted for an error message, shortened if huge."""
+    """A value quoted for an error message, on one line, shortened if huge."""
     if len(value) > limit:
         value = value[:limit] + "…"
-    return repr(value)
+    text = repr(value)
+    # Escapes (\x00, \U000e0001…) can make the quoted text up to 10 times longer.
+    return text if len(text) <= 2 * limit else text[: 2 * limit] + "…"
 
 
 def parse_arguments(params: Iterable[Param], raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,7 +63,10 @@ def parse_arguments(params: Iterable[Param], raw: Mapping[str, Any]) -> dict[str
         param = known.get(name)
         if param is None:
             raise ArgumentError(name, _unknown_argument_message(name, known))
-        text = value if isinstance(value, str) else str(value)
+        try:
+            text = value if isinstance(value, str) else str(value)
+        except ValueError:  # e.g. an int with more digits than Python prints
+            raise ArgumentError(name, f"unreadable value. Expected {param.help}") from None
         text = text.strip()
         if not text:
             raise ArgumentError(name, f"empty value. Expected {param.help}")
@@ -109,17 +117,25 @@ def integer(minimum: int, maximum: int) -> Callable[[str], int]:
                 f"{minimum} to {maximum}"
             ) from None
         if not minimum <= number <= maximum:
-            raise ValueError(f"{number} is out of range. Expected {minimum} to {maximum}")
+            given = number if len(text) <= 60 else shown(text)  # huge values shortened
+            raise ValueError(f"{given} is out of range. Expected {minimum} to {maximum}")
         return number
 
     return parse
+
+
+#: Control characters (C0, DEL, C1), undecodable bytes (surrogates), line/paragraph separators.
+UNPRINTABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
 def text(max_length: int) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if len(value) > max_length:
             raise ValueError(f"too long ({len(value)} characters). At most {max_length}")
-        bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+        bad = next((c for c in value if unicodedata.category(c) in UNPRINTABLE), None)
+        if bad is not None and unicodedata.category(bad) == "Cs":
+            # A byte that is not UTF-8 (from the command line or a badly saved file).
+            raise ValueError("contains bytes that are not valid UTF-8. Use UTF-8 text")
         if bad is not None:
             raise ValueError(f"contains the control character {bad!r}. Use plain text")
         return value

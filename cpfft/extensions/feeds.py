@@ -25,8 +25,11 @@ logger = logging.getLogger(__name__)
 
 class FeedExporter(ScrapyFeedExporter):
     async def _close_slot(self, slot: FeedSlot, spider: Spider) -> None:
+        stats = self.crawler.stats
         failed = (
-            self.crawler.stats.get_value(INCOMPLETE) or getattr(spider, "unfinished_work", list)()
+            stats.get_value(INCOMPLETE)
+            or stats.get_value("spider_exceptions/count")  # e.g. start() raised
+            or getattr(spider, "unfinished_work", list)()
         )
         if not slot.itemcount and failed:
             logger.warning("No row extracted and the run failed: %s left untouched", slot.uri)

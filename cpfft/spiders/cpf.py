@@ -46,7 +46,16 @@ from cpfft.opendatasoft import (
     plan_partitions,
     quote,
 )
-from cpfft.params import ConfigurationError, Param, choice, integer, listing, parse_arguments, text
+from cpfft.params import (
+    ConfigurationError,
+    Param,
+    choice,
+    integer,
+    listing,
+    parse_arguments,
+    shown,
+    text,
+)
 from cpfft.runstate import is_stopping, mark_incomplete
 from cpfft.spiders._base import ApiSpider, describe_failure
 
@@ -72,17 +81,25 @@ def themes_from(settings: BaseSettings) -> dict[str, tuple[str, ...]]:
     themes = dict(THEMES)
     try:
         extra = settings.getdict("CPF_THEMES")
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):  # not JSON, or JSON but not an object
         raise ConfigurationError(
             'setting CPF_THEMES is not a JSON object. Example: {"btp": ["230", "231"]}'
         ) from None
     for name, codes in extra.items():
+        if not (0 < len(name) <= 40 and name.isprintable() and "," not in name):
+            raise ConfigurationError(
+                f"setting CPF_THEMES: theme name {shown(str(name))} must be a short name without "
+                "commas or control characters"
+            )
         values = [codes] if isinstance(codes, str) else codes
-        if not isinstance(values, list) or not all(
-            isinstance(c, str) and re.fullmatch(r"\d{3}", c) for c in values
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(c, str) and re.fullmatch(r"\d{3}", c) for c in values)
         ):
             raise ConfigurationError(
-                f"setting CPF_THEMES: theme {name!r} must map to a list of 3-digit NSF codes"
+                f"setting CPF_THEMES: theme {shown(str(name))} must map to a non-empty list of "
+                '3-digit NSF codes, e.g. {"btp": ["230", "231"]}'
             )
         themes[str(name)] = tuple(values)
     return themes
@@ -129,7 +146,7 @@ class CpfSpider(ApiSpider):
         dataset = str(settings.get("CPF_DATASET") or "")
         if not _DATASET_ID.fullmatch(dataset):
             raise ConfigurationError(
-                f"setting CPF_DATASET={dataset!r} is not a dataset identifier "
+                f"setting CPF_DATASET={shown(dataset)} is not a dataset identifier "
                 "(default: moncompteformation_catalogueformation)"
             )
         positive_int(settings, "CPF_PARTITION_ROWS", 1_000_000)

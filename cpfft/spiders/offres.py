@@ -45,7 +45,7 @@ import scrapy
 from scrapy import signals
 
 from cpfft.cleaning import clean_date
-from cpfft.config import check_base_url
+from cpfft.config import check_base_url, shown_setting
 from cpfft.credentials import load_credentials
 from cpfft.francetravail import (
     MAX_START,
@@ -63,7 +63,7 @@ from cpfft.incremental import QueryState, StateError
 from cpfft.items import OFFRE_HEADERS, Offre
 from cpfft.middlewares.retry import JSON_META
 from cpfft.output import changes_file, output_dir
-from cpfft.params import ConfigurationError, integer, parse_arguments
+from cpfft.params import ConfigurationError, integer, parse_arguments, shown
 from cpfft.resume import Journal
 from cpfft.runstate import is_stopping, mark_incomplete
 from cpfft.spiders._base import ApiSpider, describe_failure
@@ -103,13 +103,36 @@ def check_rate(settings: BaseSettings) -> float:
     raw = settings.get("FT_MAX_RPS")
     try:
         rate = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         rate = -1.0
     if not 0 < rate <= 100:
         raise ConfigurationError(
-            f"setting FT_MAX_RPS={raw!r} must be a number of requests per second, 0 < x ≤ 100"
+            f"setting FT_MAX_RPS={shown_setting(raw)} must be a number of requests per second, "
+            "0 < x ≤ 100"
         )
     return rate
+
+
+def check_token_url(settings: BaseSettings) -> str:
+    raw = settings.get("FT_TOKEN_URL")
+    token_url = raw.strip() if isinstance(raw, str) else ""
+    try:
+        parts = urlsplit(token_url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not token_url.isprintable()
+        or any(c.isspace() for c in token_url)
+    ):
+        raise ConfigurationError(
+            f"setting FT_TOKEN_URL={shown_setting(raw)} is not an http(s) URL. Default: "
+            "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire"
+        )
+    return token_url
 
 
 def check_overlap(settings: BaseSettings) -> int:
@@ -161,13 +184,7 @@ class OffresSpider(ApiSpider):
     @classmethod
     def check_configuration(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict:
         check_base_url(settings, "FT_API_URL")
-        token_url = str(settings.get("FT_TOKEN_URL") or "").strip()
-        parts = urlsplit(token_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigurationError(
-                f"setting FT_TOKEN_URL={token_url!r} is not an http(s) URL. Default: "
-                "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire"
-            )
+        check_token_url(settings)
         if not str(settings.get("FT_SCOPE") or "").split():
             raise ConfigurationError(
                 "setting FT_SCOPE is empty. Default: 'api_offresdemploiv2 o2dsoffre'"
@@ -178,7 +195,7 @@ class OffresSpider(ApiSpider):
             datetime.strptime(oldest, "%Y-%m-%dT%H:%M:%SZ")
         except ValueError:
             raise ConfigurationError(
-                f"setting FT_OLDEST_CREATION={oldest!r} must look like 2000-01-01T00:00:00Z"
+                f"setting FT_OLDEST_CREATION={shown(oldest)} must look like 2000-01-01T00:00:00Z"
             ) from None
         args = parse_arguments(SEARCH_PARAMS, arguments)
         problem = check_combinations(args)
