@@ -81,7 +81,10 @@ BAD_SETTINGS = [
     ({"CPF_PARTITION_ROWS": "0"}, "setting CPF_PARTITION_ROWS='0' must be a whole number ≥ 1"),
     ({"CPF_DATASET": "../etc"}, "setting CPF_DATASET='../etc' is not a dataset identifier"),
     ({"CPF_THEMES": "btp"}, "setting CPF_THEMES is not a JSON object"),
-    ({"CPF_THEMES": '{"btp": ["23"]}'}, "theme 'btp' must map to a non-empty list of 3-digit NSF codes"),
+    (
+        {"CPF_THEMES": '{"btp": ["23"]}'},
+        "theme 'btp' must map to a non-empty list of 3-digit NSF codes",
+    ),
     (
         {"CPFFT_PROGRESS_INTERVAL": "-1"},
         "setting CPFFT_PROGRESS_INTERVAL='-1' must be a positive number",
