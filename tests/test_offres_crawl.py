@@ -79,6 +79,23 @@ def test_offers_published_during_the_crawl_cause_no_loss_nor_duplicate(ft, crawl
     assert written - expected <= {o.data["id"] for o in api.dataset.offers[5000:]}
 
 
+@pytest.mark.parametrize("queue", ["LifoMemoryQueue", "FifoMemoryQueue"])
+def test_offers_withdrawn_during_the_crawl_shift_no_other_offer_out(queue, ft, crawl):
+    # Each withdrawal moves every later offer of its window up by one place: a page
+    # fetched after it would start one offer too far and hide one from the run. The
+    # spider's page priorities must prevent it whatever Scrapy's queue order.
+    api = ft(offers=7000, heavy_share=0.5, withdraw_every=2)
+    everything = truth(api)
+    result = crawl(
+        "offres", env=ft_env(api), settings={"SCHEDULER_MEMORY_QUEUE": f"scrapy.squeues.{queue}"}
+    )
+    assert result.returncode == 0, result.log
+    assert api.withdrawn, "offers were withdrawn meanwhile"
+    written = ids(result)
+    assert written <= everything
+    assert everything - api.withdrawn <= written, "an offer present all along was missed"
+
+
 def test_columns_and_cells(ft, crawl):
     api = ft(offers=400, hostile_every=3)
     result = crawl("offres", env=ft_env(api))

@@ -14,6 +14,9 @@ that cap with a **creation-date cursor** instead of guessing partitions:
    3149 are fetched, and the creation time ``D`` of offer 3149 becomes the
    ``maxCreationDate`` of the next query (bounds are inclusive to the second,
    so offers created in second ``D`` come twice and are deduplicated by id).
+   The pages of a query go from the last to the first (the cursor page first):
+   an offer withdrawn during the crawl then moves later offers only into pages
+   not fetched yet, so none is missed.
 3. If more than 3 150 offers share one second, that second is split by a
    facet whose counts cover it entirely (``typeContrat`` — unless the query
    filters on ``natureContrat``, which the API ORs with it — then
@@ -78,6 +81,7 @@ logger = logging.getLogger(__name__)
 SEARCH_PATH = "/partenaire/offresdemploi/v2/offres/search"
 OAUTH = "cpfft.middlewares.oauth.OAuth2TokenMiddleware"
 SPLIT_FACETS = ("typeContrat", "experience", "qualification", "natureContrat")
+PROBE_PRIORITY = 100  # above every page (first // WINDOW ≤ 20): each probe starts at once
 
 
 @dataclass
@@ -297,9 +301,14 @@ class OffresSpider(ApiSpider):
 
     def probe(self, query: Query) -> scrapy.Request:
         self.queries.append(query)
-        return self.page(query, 0, priority=5)
+        return self.page(query, 0, priority=PROBE_PRIORITY)
 
-    def page(self, query: Query, first: int, priority: int = 0) -> scrapy.Request:
+    def page(self, query: Query, first: int, priority: int | None = None) -> scrapy.Request:
+        if priority is None:
+            # The pages of a window are fetched from the last to the first: an offer
+            # withdrawn meanwhile moves the later offers into pages not fetched yet
+            # (one may come twice, deduplicated), never into one already fetched.
+            priority = first // WINDOW
         query.pages.add(first)
         params = {**self.base, **query.extra, "minCreationDate": query.low,
                   "maxCreationDate": query.high, "sort": "1", "range": f"{first}-{first + WINDOW - 1}"}  # fmt: skip
@@ -381,7 +390,7 @@ class OffresSpider(ApiSpider):
             if self.budget_spent():
                 return
             self.reserved += min(WINDOW, reachable - first)
-            yield self.page(query, first, priority=10 if first == MAX_START else 0)
+            yield self.page(query, first)
 
     def budget_spent(self) -> bool:
         return self.max_offers is not None and self.reserved >= self.max_offers

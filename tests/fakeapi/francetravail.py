@@ -76,6 +76,7 @@ class FtConfig(FtDatasetConfig, FaultKnobs):
     fail_rate_5xx: float = 0.0
     fault_seed: int = 5
     publish_every: int = 0  # publish one new offer every N search calls (0 = never)
+    withdraw_every: int = 0  # withdraw one random offer every N search calls (0 = never)
     revoke_tokens_every: int = 0  # invalidate every issued token every N API calls (0 = never)
     redirect_search_to: str = ""  # answer search with a 302 to this URL (once)
 
@@ -98,6 +99,7 @@ class FtEmulator:
         self.fault_rng = random.Random(self.config.fault_seed)
         self.token_rng = random.Random(self.config.fault_seed + 1)
         self.search_calls = 0
+        self.withdrawn: set[str] = set()  # ids withdrawn by withdraw_every
         self.cache: dict[tuple, tuple[list[Offer], list[dict[str, Any]]]] = {}
         self._remaining = float(self.config.rate_burst)
 
@@ -323,6 +325,8 @@ class FtEmulator:
             return web.Response(status=302, headers={"Location": target})
         if cfg.publish_every and self.search_calls % cfg.publish_every == 0:
             self.dataset.publish()
+        if cfg.withdraw_every and self.search_calls % cfg.withdraw_every == 0:
+            self.withdrawn.update(self.dataset.withdraw(1))
         params = request.query
         try:
             first, last, predicate = self.parse_search(params)
