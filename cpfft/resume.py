@@ -15,8 +15,9 @@ arguments and output, **resumes**:
 - the output file is kept; if a kill tore its last row, the file is cut back to
   the last whole row; new rows are appended, without a second header;
 - the keys of the rows already in it are loaded, so they are not written again;
-- the spider plans the whole work again (with the same ``t0``) and fetches it;
-  rows already in the file are skipped.
+- the spider plans the whole work again (offres: with the same ``t0``); cpf
+  skips the partitions whose rows are all in the file, offres fetches its
+  windows again; rows already in the file are skipped.
 
 A finished journal starts a fresh run; a journal of another spider, other
 arguments or another output is refused (one line, exit 2).

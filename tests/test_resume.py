@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import signal
 import subprocess
 import sys
@@ -146,7 +147,11 @@ def test_offres_interrupted_then_resumed(how, ft, tmp_path):
 def test_cpf_killed_then_resumed(ods, tmp_path):
     api = ods(rows=6000, latency_ms=150)
     env = {"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": "400"}
-    interrupted, final, _, _ = interrupt_then_resume("cpf", env, tmp_path, signal.SIGKILL, 100_000)
+    interrupted, final, logs, _ = interrupt_then_resume("cpf", env, tmp_path, signal.SIGKILL,
+                                                        4_000_000)  # fmt: skip
+    skipped = re.search(r"Resuming: (\d+) of (\d+) partitions are complete", logs)
+    assert skipped, "the resumed run must not fetch complete partitions again"
+    assert 0 < int(skipped.group(1)) < int(skipped.group(2))
     i, j = INDEX["numero_formation"], INDEX["code_departement"]
     truth = {(r[i], r[j] or "") for r in api.dataset.rows if r[i]}
     keys = [(r["numero_formation"], r["code_departement"]) for r in final]

@@ -22,8 +22,9 @@ import io
 import json
 import logging
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
@@ -56,6 +57,8 @@ from cpfft.params import (
     shown,
     text,
 )
+from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
+from cpfft.resume import existing_rows, unguard
 from cpfft.runstate import is_stopping, mark_incomplete
 from cpfft.spiders._base import ApiSpider, describe_failure
 
@@ -336,8 +339,41 @@ class CpfSpider(ApiSpider):
         where = self.filters()
         for partition in partitions:
             self.queries[partition.number] = all_of([where, partition.where(departement, nsf)])
+        resumed = self.crawler.settings.get("CPFFT_RESUME_FROM")
+        if resumed:
+            partitions = self.not_written_yet(partitions, Path(resumed))
         self.waiting.extend(partitions)
         yield from self.next_exports()
+
+    def not_written_yet(self, partitions: list[Partition], path: Path) -> list[Partition]:
+        """Resumed run: the partitions whose rows are not all in the output file already."""
+        by_departement: Counter[str | None] = Counter()
+        by_nsf: Counter[tuple[str | None, str | None]] = Counter()
+        for row in existing_rows(path, self.crawler.settings.get("CPFFT_CSV_DELIMITER", ",")):
+            dep = unguard(row.get("code_departement") or "") or None
+            by_departement[dep] += 1
+            by_nsf[dep, unguard(row.get("code_nsf_1") or "") or None] += 1
+        left, kept_rows = [], 0
+        for partition in partitions:
+            have = sum(
+                by_nsf[g.departement, g.nsf] if g.by_nsf else by_departement[g.departement]
+                for g in partition.groups
+            )
+            if partition.limit is None and have == partition.expected:
+                self.done.add(partition.number)
+                kept_rows += have
+            else:
+                left.append(partition)
+        # Counted like the rows skipped one by one: progress and summary see them.
+        self.crawler.stats.inc_value(DROPPED + ALREADY_WRITTEN, kept_rows)
+        logger.info(
+            "Resuming: %d of %d partitions are complete in %s already; fetching the other %d",
+            len(partitions) - len(left),
+            len(partitions),
+            path.name,
+            len(left),
+        )
+        return left
 
     # ------------------------------------------------------------ partitions
 
