@@ -45,28 +45,35 @@ def test_repair_tail_cuts_back_to_the_last_whole_row(tmp_path):
 
 
 class RecordingFile(io.BytesIO):
-    """A file that remembers what reached it at each flush."""
+    """A file that remembers its size after every write it receives."""
 
     def __init__(self):
         super().__init__()
-        self.flushed: list[int] = []
+        self.sizes: list[int] = []
 
-    def flush(self):
-        self.flushed.append(len(self.getvalue()))
+    def write(self, data):
+        written = super().write(data)
+        self.sizes.append(len(self.getvalue()))
+        return written
 
 
 def test_exporter_hands_the_file_whole_rows_only():
     file = RecordingFile()
-    exporter = CsvExporter(file, fields_to_export=["id", "text"], encoding="utf-8-sig")
+    # An 8 KiB buffered file, as Scrapy's file storage hands it to the exporter.
+    buffered = io.BufferedWriter(file, buffer_size=8192)
+    exporter = CsvExporter(buffered, fields_to_export=["id", "text"], encoding="utf-8-sig")
     exporter.start_exporting()
     for n in range(3000):
         exporter.export_item({"id": str(n), "text": f'line one\r\nline "{n}", two ' * 5})
-        data = file.getvalue()
-        assert whole_rows_end(data) == len(data)  # at any moment: whole rows only
     exporter.finish_exporting()
-    rows = list(csv.reader(io.StringIO(file.getvalue().decode("utf-8-sig"), newline="")))
+    buffered.flush()
+    data = file.getvalue()
+    # Whatever write a kill interrupts after, the file holds whole rows only.
+    assert len(file.sizes) > 3  # written in several batches, not once at the end
+    for size in file.sizes:
+        assert whole_rows_end(data[:size]) == size
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert len(rows) == 3001
-    assert len(file.flushed) > 3  # written in several batches, not once at the end
 
 
 # ------------------------------------------------------------------ interrupted crawls
