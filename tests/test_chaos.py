@@ -91,6 +91,23 @@ def written_keys(result, key: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [tuple(r[i] for i in index) for r in rows]
 
 
+def verdict(record_property, spider, cell, result, truth, found) -> list[str]:
+    """Checks common to both spiders; records the cell. Returns the summary's
+    ``missing:`` lines of an incomplete run ([] when the run is complete)."""
+    assert len(found) == len(set(found)), "a row was written twice"
+    assert set(found) <= truth
+    missing = MISSING.findall(result.log)
+    report(record_property, spider, cell, result, len(truth), len(found), len(missing))
+    assert "Traceback" not in result.log
+    if result.returncode == 0:
+        assert set(found) == truth
+        assert not missing
+        return []
+    assert result.returncode == 1
+    assert missing, "an incomplete run must say what is missing"
+    return missing
+
+
 def report(record_property, spider, cell, result, expected, written, missing_lines):
     calls, retries = summary_numbers(result.log)
     record_property(
@@ -117,17 +134,9 @@ def test_cpf_under_faults(cell, knobs, env, ods, crawl, record_property):
     environment = {"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": "300", **env}
     result = crawl("cpf", env=environment, timeout=200)
     found = written_keys(result, ("numero_formation", "code_departement"))
-    assert len(found) == len(set(found)), "a row was written twice"
-    assert set(found) <= truth
-    missing = MISSING.findall(result.log)
-    report(record_property, "cpf", cell, result, len(truth), len(found), len(missing))
-    assert "Traceback" not in result.log
-    if result.returncode == 0:
-        assert set(found) == truth
-        assert not missing
+    missing = verdict(record_property, "cpf", cell, result, truth, found)
+    if not missing:
         return
-    assert result.returncode == 1
-    assert missing, "an incomplete run must say what is missing"
     listed = [int(m) for m in re.findall(r"partition \d+ \(.*?; (\d+) rows\)", "\n".join(missing))]
     if listed:  # the plan was made: partitions written + partitions listed = everything
         assert len(found) + sum(listed) == len(truth)
@@ -142,17 +151,9 @@ def test_offres_under_faults(cell, knobs, env, ft, crawl, record_property):
     truth = set(created)
     result = crawl("offres", env=ft_env(api, **env), timeout=200)
     found = [k[0] for k in written_keys(result, ("id",))]
-    assert len(found) == len(set(found)), "an offer was written twice"
-    assert set(found) <= truth
-    missing = MISSING.findall(result.log)
-    report(record_property, "offres", cell, result, len(truth), len(found), len(missing))
-    assert "Traceback" not in result.log
-    if result.returncode == 0:
-        assert set(found) == truth
-        assert not missing
+    missing = verdict(record_property, "offres", cell, result, truth, found)
+    if not missing:
         return
-    assert result.returncode == 1
-    assert missing, "an incomplete run must say what is missing"
     windows = [
         (datetime.fromisoformat(low), datetime.fromisoformat(high))
         for low, high in re.findall(r"created (\S+Z) to (\S+Z)", "\n".join(missing))
