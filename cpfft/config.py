@@ -73,6 +73,16 @@ def shown_setting(raw: object) -> str:
 
 def check_base_url(settings: BaseSettings, name: str) -> str:
     """Return the URL setting ``name`` without trailing slash, or raise a one-line error."""
+    return check_url(settings, name).rstrip("/")
+
+
+def check_url(
+    settings: BaseSettings, name: str, base: bool = True, example: str = "https://host"
+) -> str:
+    """Return the http(s) URL setting ``name``, or raise a one-line error.
+
+    A ``base`` URL has no query nor fragment (paths and parameters are added to it).
+    """
     raw = settings.get(name)
     value = raw.strip() if isinstance(raw, str) else ""  # a URL is text
     shown_value = shown(value, 120) if isinstance(raw, str) else shown_setting(raw)
@@ -84,7 +94,7 @@ def check_base_url(settings: BaseSettings, name: str) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
             f"setting {name}={shown_value} is not an http(s) URL. "
-            f"Set it to e.g. https://host (environment, .env or -s {name}=…)"
+            f"Set it to e.g. {example} (environment, .env or -s {name}=…)"
         )
     if not value.isprintable() or any(c.isspace() for c in value):
         # urlsplit() silently drops tabs and line breaks: the URL used would not be the one shown.
@@ -92,11 +102,11 @@ def check_base_url(settings: BaseSettings, name: str) -> str:
             f"setting {name}={shown_value} contains a space, control character or bytes "
             "that are not UTF-8. Give a plain URL"
         )
-    if parts.query or parts.fragment:
+    if base and (parts.query or parts.fragment):
         raise ConfigurationError(
             f"setting {name}={shown_value} must not contain '?' or '#'. Give only the base URL"
         )
-    return value.rstrip("/")
+    return value
 
 
 def check_common_settings(settings: BaseSettings) -> None:

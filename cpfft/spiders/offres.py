@@ -42,13 +42,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import scrapy
 from scrapy import signals
 
 from cpfft.cleaning import clean_date
-from cpfft.config import check_base_url, shown_setting
+from cpfft.config import check_base_url, check_url, shown_setting
 from cpfft.credentials import load_credentials
 from cpfft.francetravail import (
     MAX_START,
@@ -81,6 +81,9 @@ logger = logging.getLogger(__name__)
 SEARCH_PATH = "/partenaire/offresdemploi/v2/offres/search"
 OAUTH = "cpfft.middlewares.oauth.OAuth2TokenMiddleware"
 SPLIT_FACETS = ("typeContrat", "experience", "qualification", "natureContrat")
+OAUTH_ENDPOINT_DEFAULT = (
+    "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire"
+)
 PROBE_PRIORITY = 100  # above every page (first // WINDOW ≤ 20): each probe starts at once
 
 
@@ -115,28 +118,6 @@ def check_rate(settings: BaseSettings) -> float:
             "0 < x ≤ 100"
         )
     return rate
-
-
-def check_token_url(settings: BaseSettings) -> str:
-    raw = settings.get("FT_TOKEN_URL")
-    token_url = raw.strip() if isinstance(raw, str) else ""
-    try:
-        parts = urlsplit(token_url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or not token_url.isprintable()
-        or any(c.isspace() for c in token_url)
-    ):
-        raise ConfigurationError(
-            f"setting FT_TOKEN_URL={shown_setting(raw)} is not an http(s) URL. Default: "
-            "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire"
-        )
-    return token_url
 
 
 def check_overlap(settings: BaseSettings) -> int:
@@ -188,7 +169,7 @@ class OffresSpider(ApiSpider):
     @classmethod
     def check_configuration(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict:
         check_base_url(settings, "FT_API_URL")
-        check_token_url(settings)
+        check_url(settings, "FT_TOKEN_URL", base=False, example=OAUTH_ENDPOINT_DEFAULT)
         if not str(settings.get("FT_SCOPE") or "").split():
             raise ConfigurationError(
                 "setting FT_SCOPE is empty. Default: 'api_offresdemploiv2 o2dsoffre'"
