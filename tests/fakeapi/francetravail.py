@@ -206,16 +206,10 @@ class FtEmulator:
             self.reset()
             return web.json_response({"status": "ok"})
         if action == "evolve" and request.method == "POST":
-            # A day in the life of the stock: {"withdraw": n, "update": n, "publish": n},
-            # in that order, so that each offer changes in one way only.
+            # {"withdraw": n, "update": n, "publish": n}: see FtDataset.evolve.
             wanted = await request.json()
-            data = self.dataset
-            withdrawn = data.withdraw(int(wanted.get("withdraw", 0)))
-            updated = data.update(int(wanted.get("update", 0)))
-            published = [data.publish().data["id"] for _ in range(int(wanted.get("publish", 0)))]
-            return web.json_response(
-                {"withdrawn": withdrawn, "updated": updated, "published": published}
-            )
+            counts = {k: int(wanted.get(k, 0)) for k in ("withdraw", "update", "publish")}
+            return web.json_response(self.dataset.evolve(**counts))
         if action == "config":
             if request.method == "POST":
                 for key, value in (await request.json()).items():

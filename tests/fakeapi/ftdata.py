@@ -310,6 +310,14 @@ class FtDataset:
         self.version += 1
         return ids
 
+    def evolve(self, withdraw: int = 0, update: int = 0, publish: int = 0) -> dict[str, list[str]]:
+        """A day in the life of the stock: withdraw, then update, then publish offers, in
+        that order so that each offer changes in one way only. Returns the ids by change."""
+        withdrawn = self.withdraw(withdraw)
+        updated = self.update(update)
+        published = [self.publish().data["id"] for _ in range(publish)]
+        return {"withdrawn": withdrawn, "updated": updated, "published": published}
+
     def update(self, count: int) -> list[str]:
         """Move the ``dateActualisation`` of ``count`` random offers to now (employer edits)."""
         now = iso_ms(datetime.now(UTC))
