@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 import time
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.http import Request
+from scrapy.http import Request, TextResponse
 from scrapy.utils.asyncio import sleep
 from scrapy.utils.response import response_status_message
 
@@ -38,9 +38,17 @@ HINT_META = "cpfft_retry_after"
 JSON_META = "cpfft_json"
 
 
-def is_json(body: bytes) -> bool:
+def response_json(response: Response) -> Any:
+    """The decoded JSON body (raises ValueError). Text responses cache it, so the
+    check below and the spider's callback decode a body only once."""
+    if isinstance(response, TextResponse):
+        return response.json()
+    return json.loads(response.body)
+
+
+def is_json(response: Response) -> bool:
     try:
-        json.loads(body)
+        response_json(response)
     except ValueError:
         return False
     return True
@@ -93,7 +101,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             request.meta.get(JSON_META)
             and 200 <= response.status < 300
             and response.body
-            and not is_json(response.body)
+            and not is_json(response)
         ):
             reason = "malformed JSON"
         else:

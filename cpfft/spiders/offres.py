@@ -35,7 +35,6 @@ late), skipping the offers of the overlap that the state already holds.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -64,7 +63,7 @@ from cpfft.francetravail import (
 )
 from cpfft.incremental import QueryState, StateError
 from cpfft.items import OFFRE_HEADERS, Offre
-from cpfft.middlewares.retry import JSON_META
+from cpfft.middlewares.retry import JSON_META, response_json
 from cpfft.output import changes_file, output_dir
 from cpfft.params import ConfigurationError, integer, parse_arguments, shown
 from cpfft.resume import Journal
@@ -317,7 +316,7 @@ class OffresSpider(ApiSpider):
         facets: list[Any] = []
         if response.status != 204 and response.body:
             try:
-                data = json.loads(response.body)
+                data = response_json(response)
             except ValueError:
                 query.failed[first] = "the answer is not JSON"
                 logger.error("%s, offers from %d: the answer is not JSON", query.describe(), first)
