@@ -1,4 +1,4 @@
-"""The France Travail emulator answers as the real API does (../shared/api/francetravail-offres-v2.md)."""
+"""The France Travail emulator answers as the real API does (its documented contract)."""
 
 from __future__ import annotations
 

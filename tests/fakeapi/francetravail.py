@@ -1,11 +1,18 @@
 """Loopback emulator of France Travail's OAuth2 token endpoint and « Offres d'emploi v2 » API.
 
-Follows ../shared/api/francetravail-offres-v2.md §2–§7 and §12: the token
-endpoint with its 400 bodies, search with the documented validation messages,
-``range`` windows, 206/200/204 statuses, ``Content-Range``/``Accept-Range`` and
-rate-limit headers, ``filtresPossibles`` facets, the offer detail and the
-référentiels, a per-client token bucket answering 429 + ``Retry-After``, token
-expiry (401 with an empty body), and fault knobs.
+Follows the API's documented contract: the token endpoint with its 400 bodies,
+search with the documented validation messages, ``range`` windows, 206/200/204
+statuses, ``Content-Range``/``Accept-Range`` and rate-limit headers,
+``filtresPossibles`` facets, the offer detail and the référentiels, a per-client
+token bucket answering 429 + ``Retry-After``, token expiry (401 with an empty
+body), and fault knobs.
+
+Where no public source settles how the real API behaves, a knob per possible
+answer lets the client be tested under each: how the creation-date bounds are
+read (``bound_zone``), whether the upper one is inclusive (``max_inclusive``),
+at what precision they compare (``compare_ms``), the window cap (``max_start``)
+and the rate (``rate_per_second``/``rate_burst``). ``stats()["inside_retry_after"]``
+counts the calls a client made before the instant a 429's ``Retry-After`` allowed.
 
 Both the token URL and the API base point at this one server:
 ``FT_TOKEN_URL=<url>/connexion/oauth2/access_token?realm=/partenaire`` and
@@ -23,8 +30,10 @@ import string
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -60,9 +69,13 @@ class FtConfig(FtDatasetConfig, FaultKnobs):
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
     token_lifetime: int = 1499
     scope_prefix: str = "accept"  # accept | require | reject the application_<id> scope
-    # --- rate limit (per client id)
+    # --- rate limit (per client id): a token bucket refilled at rate_per_second, holding at
+    # most rate_burst calls; None = as many as one second of the rate (at least 1).
     rate_per_second: float = 10.0
-    rate_burst: int = 10
+    rate_burst: int | None = None
+    # The real API states its limiter in X-Ratelimit-*-Clientidlimiter headers; False hides
+    # them (a gateway that strips them), so a client must find the rate from 429s alone.
+    rate_headers_sent: bool = True
     limit_token_endpoint: bool = False
     storm_calls: int = 0  # the next N API calls get 429
     storm_every: int = 0  # every N API calls, a new storm of storm_calls 429s (0 = never)
@@ -71,6 +84,17 @@ class FtConfig(FtDatasetConfig, FaultKnobs):
     last_page_206: bool = False  # True: 206 unless the window holds the whole set
     both_origins_by_default: bool = True
     detail_missing_status: int = 204
+    # How minCreationDate/maxCreationDate (yyyy-MM-ddTHH:mm:ssZ, always with a literal Z) are
+    # read: "UTC" as the Z says; "Europe/Paris" (any IANA zone): the wall time is Paris local
+    # time despite the Z (an ambiguous autumn wall time is the earlier instant, fold=0; a
+    # nonexistent spring one is whatever zoneinfo gives with fold=0); "+02:00" / "-05:00": the
+    # wall time is in that fixed offset. dateCreation in bodies is always true UTC.
+    bound_zone: str = "UTC"
+    max_inclusive: bool = True  # maxCreationDate includes its bound (minCreationDate always does)
+    # False: the bounds compare with the creation time truncated to the second. True: with the
+    # creation time to the millisecond, as dateCreation shows it, the bounds being at .000.
+    compare_ms: bool = False
+    max_start: int = 3000  # the largest first index of a range window
     # --- faults
     latency_ms: float = 0.0
     fail_rate_5xx: float = 0.0
@@ -88,6 +112,7 @@ class FtEmulator:
             setattr(self.config, key, value)
         self._dataset: FtDataset | None = None
         self._dataset_key: tuple | None = None
+        zone_of(self.config.bound_zone)  # a misspelt zone fails now, not at the first search
         self.reset()
 
     def reset(self) -> None:
@@ -101,7 +126,15 @@ class FtEmulator:
         self.search_calls = 0
         self.withdrawn: set[str] = set()  # ids withdrawn by withdraw_every
         self.cache: dict[tuple, tuple[list[Offer], list[dict[str, Any]]]] = {}
-        self._remaining = float(self.config.rate_burst)
+        # client id -> monotonic instant before which its last 429's Retry-After forbade calls
+        self.not_before: dict[str, float] = {}
+
+    @property
+    def burst(self) -> int:
+        """The bucket's capacity: rate_burst, or by default one second's worth of the rate."""
+        if self.config.rate_burst is not None:
+            return self.config.rate_burst
+        return max(1, math.ceil(self.config.rate_per_second))
 
     @property
     def dataset(self) -> FtDataset:
@@ -130,6 +163,7 @@ class FtEmulator:
             "http_429": self.counters["429"],
             "http_401": self.counters["401"],
             "http_5xx": self.counters["5xx"],
+            "inside_retry_after": self.counters["inside_retry_after"],
             **{k: self.counters[k] for k in ("slow", "reset", "malformed", "cut")},
             "offers": len(self.dataset.offers),
         }
@@ -152,12 +186,15 @@ class FtEmulator:
             await asyncio.sleep(self.config.latency_ms / 1000)
         if path == "/connexion/oauth2/access_token":
             self.counters["token"] += 1
-            if self.config.limit_token_endpoint and (limited := self.rate_limit("token-endpoint")):
+            if self.config.limit_token_endpoint and (
+                limited := self.rate_limit("token-endpoint", api=False)
+            ):
                 return limited
             return await self.token(request)
         if not path.startswith(API + "/"):
             return web.Response(status=404)
         self.counters["api"] += 1
+        self.count_early_call(request)
         if (
             self.config.revoke_tokens_every
             and self.counters["api"] % self.config.revoke_tokens_every == 0
@@ -190,7 +227,7 @@ class FtEmulator:
                                 content_type="text/html")  # fmt: skip
         rel = path.removeprefix(API)
         if rel == "/offres/search":
-            response = self.search(request)
+            response = self.search(request, client)
         elif rel.startswith("/offres/"):
             response = self.detail(rel.removeprefix("/offres/"))
         elif rel.startswith("/referentiel/"):
@@ -215,6 +252,11 @@ class FtEmulator:
                 for key, value in (await request.json()).items():
                     if not hasattr(self.config, key):
                         return web.json_response({"error": f"unknown knob {key}"}, status=400)
+                    if key == "bound_zone":
+                        try:
+                            zone_of(value)
+                        except (ValueError, KeyError):
+                            return web.json_response({"error": f"unknown zone {value}"}, status=400)
                     setattr(self.config, key, value)
             return web.json_response(asdict(self.config))
         return web.json_response({"error": "unknown admin call"}, status=404)
@@ -264,38 +306,55 @@ class FtEmulator:
             return None
         return entry[0]
 
+    def count_early_call(self, request: web.Request) -> None:
+        """Count an API call of a client still inside the Retry-After of a 429 it was sent.
+
+        The client is the one its bearer token was issued to, expired or not. A call already
+        in flight when the 429 was sent counts too: the emulator cannot tell it apart.
+        """
+        header = request.headers.get("Authorization", "")
+        entry = self.tokens.get(header[7:]) if header.startswith("Bearer ") else None
+        if entry is not None and time.monotonic() < self.not_before.get(entry[0], -math.inf):
+            self.counters["inside_retry_after"] += 1
+
     def expire_tokens(self) -> None:
         """Make every token issued so far expire now (tests)."""
         self.tokens = {t: (c, 0.0) for t, (c, _) in self.tokens.items()}
 
     # ------------------------------------------------------------ rate limit
 
-    def rate_limit(self, client: str) -> web.Response | None:
+    def rate_limit(self, client: str, api: bool = True) -> web.Response | None:
+        """None if ``client`` may call now, else its 429 (``api``: an API call, whose
+        Retry-After is remembered for ``inside_retry_after``)."""
         cfg = self.config
         now = time.monotonic()
-        level, last = self.buckets.get(client, (float(cfg.rate_burst), now))
-        level = min(float(cfg.rate_burst), level + (now - last) * cfg.rate_per_second)
+        burst = float(self.burst)
+        level, last = self.buckets.get(client, (burst, now))
+        level = min(burst, level + (now - last) * cfg.rate_per_second)
         storm = cfg.storm_calls > 0
         if storm:
             cfg.storm_calls -= 1
         if storm or level < 1.0:
             self.buckets[client] = (level, now)
             self.counters["429"] += 1
-            wait = (
-                cfg.storm_retry_after if storm else math.ceil((1.0 - level) / cfg.rate_per_second)
-            )
+            wait = max(1, (cfg.storm_retry_after if storm
+                           else math.ceil((1.0 - level) / cfg.rate_per_second)))  # fmt: skip
+            if api:
+                self.not_before[client] = max(self.not_before.get(client, -math.inf), now + wait)
             headers = self.rate_headers(level)
-            headers.update({"Retry-After": str(max(1, wait)), "Cache-Control": "no-store",
+            headers.update({"Retry-After": str(wait), "Cache-Control": "no-store",
                             "Pragma": "no-cache"})  # fmt: skip
             return web.Response(status=429, text="", content_type="text/plain", headers=headers)
         self.buckets[client] = (level - 1.0, now)
-        self._remaining = level - 1.0
         return None
 
     def rate_headers(self, remaining: float) -> dict[str, str]:
+        rate = self.config.rate_per_second
+        if not self.config.rate_headers_sent:
+            return {}
         return {
-            "X-Ratelimit-Burst-Capacity-Clientidlimiter": str(self.config.rate_burst),
-            "X-Ratelimit-Replenish-Rate-Clientidlimiter": str(int(self.config.rate_per_second)),
+            "X-Ratelimit-Burst-Capacity-Clientidlimiter": str(self.burst),
+            "X-Ratelimit-Replenish-Rate-Clientidlimiter": f"{rate:g}",
             "X-Ratelimit-Requested-Tokens-Clientidlimiter": "1",
             "X-Ratelimit-Remaining-Clientidlimiter": str(max(0, int(remaining))),
         }
@@ -311,7 +370,7 @@ class FtEmulator:
         return web.Response(status=status, text=json.dumps(body, ensure_ascii=False),
                             content_type="application/json", charset="UTF-8")  # fmt: skip
 
-    def search(self, request: web.Request) -> web.Response:
+    def search(self, request: web.Request, client: str) -> web.Response:
         self.search_calls += 1
         cfg = self.config
         if cfg.redirect_search_to:
@@ -328,7 +387,7 @@ class FtEmulator:
             return self.api_error(400, str(exc))
         matches, facet_counts = self.matching(params, predicate)
         total = len(matches)
-        headers = self.rate_headers(getattr(self, "_remaining", 0))
+        headers = self.rate_headers(self.buckets.get(client, (float(self.burst), 0.0))[0])
         headers["Accept-Range"] = "150"
         if total == 0:
             headers["Content-Range"] = "*/0"
@@ -351,9 +410,12 @@ class FtEmulator:
         result is what filtering again would give, since the key changes whenever
         an offer is published, withdrawn or updated.
         """
+        cfg = self.config
         key = (
             self.dataset.version,
             tuple(sorted((k, v) for k, v in params.items() if k != "range")),
+            # the knobs that change what a query matches
+            (cfg.bound_zone, cfg.max_inclusive, cfg.compare_ms, cfg.both_origins_by_default),
         )
         if key in self.cache:
             return self.cache[key]
@@ -376,8 +438,10 @@ class FtEmulator:
         first, last = int(m.group(1)), int(m.group(2))
         if last - first + 1 > 150:
             raise SearchError("La plage de résultats demandée est trop importante.")
-        if first > 3000:
-            raise SearchError("La position de début doit être inférieure ou égale à 3000.")
+        if first > self.config.max_start:
+            raise SearchError(
+                f"La position de début doit être inférieure ou égale à {self.config.max_start}."
+            )
         checks: list[Any] = []
         if "sort" in params and params["sort"] not in ("0", "1", "2"):
             raise SearchError("Format du paramètre « sort » incorrect. 0, 1 ou 2 attendu.")
@@ -404,18 +468,31 @@ class FtEmulator:
                 "dépendants et doivent être renseignés ensemble."
             )
         if has_min:
+            zone = zone_of(self.config.bound_zone)
             bounds = []
             for name in ("minCreationDate", "maxCreationDate"):
                 if not DATE.fullmatch(params[name]):
                     raise SearchError(
                         f"Format du paramètre « {name} » incorrect. yyyy-MM-ddTHH:mm:ssZ attendu."
                     )
-                bounds.append(
-                    datetime.strptime(params[name], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-                )
+                # The wall time, read in bound_zone whatever the Z says (fold=0), as UTC.
+                wall = datetime.strptime(params[name], "%Y-%m-%dT%H:%M:%SZ")
+                bounds.append(wall.replace(tzinfo=zone).astimezone(UTC))
             low, high = bounds
-            # Inclusive to the second.
-            checks.append(lambda o: low <= o.created.replace(microsecond=0) <= high)
+            if self.config.compare_ms:
+                # The creation time as dateCreation shows it (milliseconds, truncated) against
+                # bounds at .000.
+                def created(o: Offer) -> datetime:
+                    return o.created.replace(microsecond=o.created.microsecond // 1000 * 1000)
+            else:
+                # The creation time truncated to the second.
+                def created(o: Offer) -> datetime:
+                    return o.created.replace(microsecond=0)
+
+            if self.config.max_inclusive:
+                checks.append(lambda o: low <= created(o) <= high)
+            else:
+                checks.append(lambda o: low <= created(o) < high)
         if "departement" in params:
             deps = params["departement"].split(",")
             if len(deps) > 5:
@@ -582,6 +659,17 @@ class FtEmulator:
 
 class SearchError(ValueError):
     pass
+
+
+@lru_cache(maxsize=32)
+def zone_of(name: str) -> tzinfo:
+    """bound_zone as a tzinfo: "UTC", a fixed offset "+HH:MM"/"-HH:MM", or an IANA zone name."""
+    if name == "UTC":
+        return UTC
+    if m := re.fullmatch(r"([+-])(\d{2}):(\d{2})", name):
+        offset = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        return timezone(-offset if m.group(1) == "-" else offset)
+    return ZoneInfo(name)
 
 
 def oauth_error(error: str, description: str) -> web.Response:

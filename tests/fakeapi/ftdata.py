@@ -10,13 +10,21 @@ far more than 3 150 offers, offers located only at region or country level,
 partner offers (origin 2), missing employer names and salaries, HTML entities
 in partner descriptions, hostile text (formula triggers, separators, CR/LF,
 emoji), and a burst of offers created in the very same second.
+
+Descriptions have the length of real ones (median about 2 500 characters, never
+more than the API's 5 000): French job-ad prose in sections (company, missions,
+profile, skills, benefits, hours, recruitment process) with line breaks and
+``- `` list items, assembled from a pool of sentences shuffled once per dataset.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from tests.fakeapi.cpfdata import DEPARTEMENT_NAMES, DEPARTEMENT_REGION, REGIONS
@@ -85,6 +93,150 @@ SALARIES = [
 ]  # fmt: skip
 _CONSONANTS = "BCDFGHJKLMNPQRSTVWXZ"
 
+# --- description prose. Each section: (heading, sentences, list items?, share of the length).
+# A description is assembled by taking a run of consecutive sentences from one of a few
+# shuffled orders of each pool, as many as the section's share of the target length needs.
+_ENTREPRISE = [
+    "Notre entreprise, implantée dans la région depuis plus de vingt ans, accompagne une clientèle de particuliers et de professionnels.",
+    "Nous sommes une structure à taille humaine de 45 salariés, reconnue pour la qualité de son service et la stabilité de ses équipes.",
+    "Filiale d'un groupe national, notre établissement connaît une forte croissance et renforce ses équipes pour accompagner son développement.",
+    "Entreprise familiale créée en 1987, nous avons su conserver un esprit d'équipe et une proximité avec nos clients qui font notre force.",
+    "Nous intervenons auprès de collectivités, d'entreprises et d'associations sur l'ensemble du département et des départements limitrophes.",
+    "Engagée dans une démarche RSE, l'entreprise est signataire de la charte de la diversité et attentive à la qualité de vie au travail.",
+    "Notre site compte aujourd'hui trois ateliers, un entrepôt de 4 000 m² et un service administratif regroupé dans des locaux récents.",
+    "Le poste est à pourvoir au sein d'une équipe de huit personnes, encadrée par un responsable présent sur site au quotidien.",
+    "Nous privilégions la promotion interne : la plupart de nos responsables d'équipe ont commencé chez nous à un poste opérationnel.",
+    "Notre chiffre d'affaires progresse chaque année et nous ouvrons un nouvel établissement au printemps prochain.",
+    "L'établissement accueille chaque jour plusieurs centaines de clients dans un cadre convivial et soigné.",
+    "Nous travaillons avec des fournisseurs locaux et attachons une grande importance à la qualité des produits et du service rendu.",
+    "Certifiée ISO 9001, l'entreprise place la sécurité des personnes et la satisfaction de ses clients au cœur de son organisation.",
+    "Vous rejoindrez une équipe dynamique et bienveillante, où l'entraide et la transmission des savoir-faire font partie du quotidien.",
+    "Nos locaux sont accessibles en transports en commun et disposent d'un parking gratuit pour le personnel.",
+    "Le groupe emploie plus de 1 200 collaborateurs en France et propose de réelles perspectives d'évolution.",
+    "Nous sommes une association loi 1901 dont la mission est l'accompagnement des publics fragiles vers l'autonomie.",
+    "Acteur reconnu de son secteur, l'entreprise investit régulièrement dans des équipements modernes et dans la formation de ses salariés.",
+    "L'agence gère un portefeuille d'environ 300 clients fidèles, dont plusieurs grands comptes régionaux.",
+    "Dans le cadre d'un départ à la retraite, nous recherchons la personne qui reprendra le poste après une période de tuilage.",
+]
+_MISSIONS = [
+    "accueillir, renseigner et orienter les clients sur place et au téléphone",
+    "préparer les commandes dans le respect des délais et des règles d'hygiène et de sécurité",
+    "assurer le suivi administratif des dossiers et la mise à jour des tableaux de bord",
+    "contrôler la conformité des livraisons et signaler les anomalies au responsable",
+    "participer à l'inventaire mensuel et à la gestion des stocks",
+    "entretenir le matériel et veiller à la propreté de votre espace de travail",
+    "appliquer les procédures qualité et renseigner les fiches de traçabilité",
+    "travailler en lien étroit avec les autres services pour garantir la continuité de l'activité",
+    "proposer des améliorations de l'organisation et des outils utilisés par l'équipe",
+    "rédiger les comptes rendus d'intervention et transmettre les informations utiles à l'équipe suivante",
+    "conseiller les clients sur les produits et services adaptés à leurs besoins",
+    "réaliser les encaissements et la clôture de caisse en fin de journée",
+    "planifier les interventions de la semaine en fonction des priorités fixées",
+    "assurer la mise en place et le rangement du poste en début et en fin de service",
+    "former et accompagner les nouveaux arrivants sur les gestes et outils du métier",
+    "respecter les consignes de sécurité et porter les équipements de protection fournis",
+    "gérer les réclamations avec tact et rechercher des solutions satisfaisantes",
+    "mettre à jour les informations dans le logiciel métier de l'entreprise",
+    "participer aux réunions d'équipe hebdomadaires et aux projets d'amélioration continue",
+    "réceptionner les marchandises, vérifier les bons de livraison et ranger les produits",
+    "effectuer les contrôles de premier niveau et alerter en cas de dysfonctionnement",
+    "assurer le lien avec les prestataires extérieurs et suivre leurs interventions",
+    "préparer et animer des points réguliers avec votre responsable",
+    "contribuer à la bonne image de l'entreprise auprès de ses clients et partenaires",
+    "veiller au respect des délais et des engagements pris auprès des clients",
+    "tenir à jour le planning partagé et les indicateurs d'activité",
+]
+_PROFIL = [
+    "vous êtes titulaire d'un diplôme de niveau CAP à Bac dans le domaine ou d'une expérience équivalente",
+    "vous êtes reconnu(e) pour votre sens du service, votre ponctualité et votre fiabilité",
+    "vous aimez le travail en équipe et savez faire preuve d'initiative",
+    "vous êtes organisé(e), rigoureux(se) et capable de gérer plusieurs tâches à la fois",
+    "une première expérience sur un poste similaire serait un plus, mais les débutants motivés sont les bienvenus",
+    "vous avez le goût du contact et une bonne aisance relationnelle",
+    "vous savez vous adapter aux imprévus et garder votre calme dans les situations d'urgence",
+    "le permis B est souhaité pour les déplacements ponctuels entre nos sites",
+    "vous êtes à l'aise avec les outils informatiques courants (messagerie, tableur, logiciel métier)",
+    "votre capacité d'écoute et votre bienveillance seront appréciées",
+    "vous êtes curieux(se) et souhaitez progresser dans un environnement exigeant",
+    "vous êtes disponible rapidement et prêt(e) à vous investir sur la durée",
+    "la maîtrise de l'anglais à l'oral serait un atout pour échanger avec certains clients",
+    "vous respectez la confidentialité des informations qui vous sont confiées",
+    "vous avez une bonne condition physique : le poste implique des stations debout prolongées",
+    "vous savez rendre compte de votre activité de façon claire et régulière",
+]
+_COMPETENCES = [
+    "Savoir appliquer les règles d'hygiène et de sécurité en vigueur dans l'établissement.",
+    "Connaître les techniques de base du métier et les gestes professionnels associés.",
+    "Savoir utiliser un logiciel de gestion et saisir des informations avec exactitude.",
+    "Capacité à travailler en autonomie comme en équipe, selon l'organisation du service.",
+    "Aptitude à hiérarchiser les priorités et à respecter un planning.",
+    "Qualités rédactionnelles pour les comptes rendus et les échanges écrits avec les clients.",
+    "Connaissance des normes qualité et des procédures de traçabilité.",
+    "Sens de l'observation et capacité à repérer rapidement une anomalie.",
+    "Maîtrise des outils bureautiques : traitement de texte, tableur et messagerie.",
+    "Capacité à transmettre son savoir-faire et à accompagner un collègue débutant.",
+    "Savoir adapter sa communication à des interlocuteurs variés.",
+    "Une habilitation ou un certificat spécifique au métier serait apprécié.",
+    "Connaissance des règles de base en matière de gestes et postures.",
+    "Rigueur dans la gestion des documents et le classement des dossiers.",
+]
+_AVANTAGES = [
+    "une rémunération selon profil et expérience, avec prime annuelle sur objectifs",
+    "des titres-restaurant d'une valeur de 9 euros, pris en charge à 60 % par l'employeur",
+    "une mutuelle d'entreprise prise en charge à 50 % et une prévoyance",
+    "le remboursement de 50 % de l'abonnement aux transports en commun",
+    "un parcours d'intégration d'une semaine avec un tuteur dédié",
+    "des formations régulières pour développer vos compétences et évoluer",
+    "un comité social et économique proposant chèques-vacances et réductions",
+    "des horaires stables permettant de concilier vie professionnelle et vie personnelle",
+    "la possibilité d'évoluer vers un poste de référent ou de chef d'équipe",
+    "une prime d'intéressement et de participation versée chaque année",
+    "des tenues de travail fournies et entretenues par l'entreprise",
+    "un treizième mois versé en fin d'année après la période d'essai",
+    "une journée de télétravail par semaine lorsque le poste le permet",
+    "un forfait mobilités durables pour les trajets à vélo",
+    "des locaux récents, climatisés et un espace de pause équipé",
+]
+_HORAIRES = [
+    "Le poste est à pourvoir en contrat de 35 heures hebdomadaires, du lundi au vendredi.",
+    "Les horaires sont répartis en journée, avec une amplitude de 8 h à 18 h selon le planning.",
+    "Un samedi matin travaillé par mois, récupéré dans la semaine suivante.",
+    "Les horaires peuvent varier en fonction de l'activité, notamment en période de forte affluence.",
+    "Travail en équipes alternées (matin 6 h - 13 h, après-midi 13 h - 20 h), une semaine sur deux.",
+    "La pause méridienne est d'une heure, avec possibilité de déjeuner sur place.",
+    "Des heures supplémentaires peuvent être proposées ponctuellement ; elles sont rémunérées ou récupérées.",
+    "Le poste est basé sur notre site principal, avec des déplacements occasionnels dans le département.",
+    "Période d'essai de deux mois, renouvelable une fois selon la convention collective applicable.",
+    "Prise de poste souhaitée dès que possible ; une date ultérieure peut être étudiée.",
+    "Les congés sont posés en concertation avec l'équipe, avec une fermeture annuelle de deux semaines en août.",
+    "Travail ponctuel le week-end et les jours fériés selon un roulement établi à l'avance.",
+]
+_PROCESSUS = [
+    "Si votre candidature est retenue, un premier échange téléphonique vous sera proposé.",
+    "Un entretien sur site avec le responsable du service permettra ensuite de faire connaissance et de visiter les locaux.",
+    "Une mise en situation professionnelle d'une demi-journée pourra être organisée.",
+    "Nous nous engageons à répondre à chaque candidature dans un délai de quinze jours.",
+    "Merci d'adresser votre CV accompagné de quelques lignes de motivation.",
+    "Le recrutement peut se faire par la méthode de recrutement par simulation, sans CV ni diplôme exigé.",
+    "Ce poste est ouvert à toutes et à tous, et accessible aux personnes en situation de handicap.",
+    "Les candidatures sont étudiées au fil de l'eau : n'attendez pas pour postuler.",
+    "Une aide au logement peut être étudiée pour les candidats venant d'une autre région.",
+    "Vous pouvez également vous présenter directement à l'accueil de l'établissement, muni(e) de votre CV.",
+]
+DESCRIPTION_SECTIONS = [
+    ("Qui sommes-nous ?", _ENTREPRISE, False, 0.19),
+    ("Vos missions :", _MISSIONS, True, 0.26),
+    ("Votre profil :", _PROFIL, True, 0.18),
+    ("Compétences attendues :", _COMPETENCES, False, 0.1),
+    ("Nous vous proposons :", _AVANTAGES, True, 0.12),
+    ("Horaires et conditions :", _HORAIRES, False, 0.09),
+    ("Modalités de recrutement :", _PROCESSUS, False, 0.06),
+]
+DESCRIPTION_MAX = 5000  # the API truncates descriptions to 5 000 characters
+DESCRIPTION_MEDIAN = 2500
+BUDGET_SCALE = 0.75
+PARTNER_SUFFIX = " Postulez &amp; rejoignez-nous !"
+
 
 @dataclass
 class FtDatasetConfig:
@@ -97,6 +249,9 @@ class FtDatasetConfig:
     same_second_burst: int = 40  # offers created in one same second
     days: int = 60  # dateCreation spread over the last N days
     hostile_every: int = 53
+    # The dataset's clock, yyyy-MM-ddTHH:mm:ssZ (UTC): offers are created in the `days` before
+    # it. Empty = the current time. Fixing it pins dates to known seasons (summer/winter time).
+    now: str = ""
 
 
 @dataclass
@@ -144,6 +299,26 @@ def communes(rng: random.Random) -> list[dict[str, Any]]:
     return out
 
 
+def description_sections(rng: random.Random) -> list[list[tuple[list[str], list[int]]]]:
+    """For each description section, a few shuffled orders of its sentences.
+
+    Each order is stored twice in a row (so that a run may wrap around) with the running
+    total of the lengths, so that a description takes a run of the right length with one
+    bisection instead of character-by-character work.
+    """
+    out = []
+    for _, sentences, bullets, _ in DESCRIPTION_SECTIONS:
+        orders = []
+        for _ in range(6):
+            order = list(sentences)
+            rng.shuffle(order)
+            doubled = order + order
+            glue = 4 if bullets else 1  # "- " … " ;\n" or " "
+            orders.append((doubled, list(accumulate((len(x) + glue for x in doubled), initial=0))))
+        out.append(orders)
+    return out
+
+
 def iso_ms(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -151,8 +326,14 @@ def iso_ms(moment: datetime) -> str:
 class FtDataset:
     def __init__(self, config: FtDatasetConfig, now: datetime | None = None):
         self.config = config
+        if now is None and config.now:
+            now = datetime.strptime(config.now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         self.now = (now or datetime.now(UTC)).replace(microsecond=0)
         self.rng = random.Random(config.seed)
+        # Descriptions draw from their own generator (seeded from the dataset seed), so that
+        # their length leaves every other field of every offer as the main generator makes it.
+        self.text_rng = random.Random(f"{config.seed}/descriptions")
+        self.sections = description_sections(self.text_rng)
         self.communes = communes(self.rng)
         self.communes_by_dep: dict[str, list[dict]] = {}
         for c in self.communes:
@@ -285,19 +466,60 @@ class FtDataset:
                      {"app": app_code})  # fmt: skip
 
     def description(self, title: str, partner: bool) -> str:
-        rng = self.rng
-        text = (
-            f"Nous recrutons : {title}.\n\nVos missions :\n- participer à l'activité de l'équipe ;\n"
-            f"- {rng.choice(['accueillir les clients', 'assurer la qualité', 'suivre les dossiers'])}.\n\n"
-            f"Profil : {rng.choice(['débutant accepté', '2 ans d’expérience', 'autonomie et rigueur'])}."
-        )
-        if partner:
-            text = text.replace("'", "&#039;") + " Postulez &amp; rejoignez-nous !"
-        return text[:5000]
+        """Job-ad prose of a realistic length (see DESCRIPTION_SECTIONS).
 
-    def publish(self) -> Offer:
-        """An offer created right now (publications during a crawl)."""
-        offer = self.make_offer(len(self.offers), datetime.now(UTC))
+        Partner offers carry HTML entities as partners send them: ``'`` as ``&#039;`` and a
+        closing ``&amp;``. The text never exceeds the API's 5 000 characters, and is cut at a
+        line break when needed so that no entity is cut in half.
+        """
+        rng, text_rng = self.rng, self.text_rng
+        # Two draws of the main generator, as ever, so that the rest of the dataset is unchanged.
+        task = rng.choice(["accueillir les clients", "assurer la qualité", "suivre les dossiers"])
+        profile = rng.choice(["débutant accepté", "2 ans d’expérience", "autonomie et rigueur"])
+        # The length aimed at: log-normal around the median. The sections' runs overshoot it
+        # by half a sentence each on average, and headings add their own length: hence the
+        # smaller budget they share (calibrated on the default dataset).
+        target = text_rng.lognormvariate(math.log(DESCRIPTION_MEDIAN), 0.4)
+        budget = min(DESCRIPTION_MAX, max(300.0, target)) * BUDGET_SCALE
+        bits = text_rng.getrandbits(16 * len(DESCRIPTION_SECTIONS))  # one draw for all sections
+        parts = [f"Nous recrutons : {title}."]
+        for (heading, _, bullets, share), orders in zip(
+            DESCRIPTION_SECTIONS, self.sections, strict=True
+        ):
+            size = len(orders[0][0]) // 2
+            pick, bits = (bits & 0xFFFF) % (len(orders) * size), bits >> 16
+            doubled, ends = orders[pick // size]
+            start = pick % size
+            room = share * budget
+            if not bullets and ends[start + 1] - ends[start] > 2 * room:
+                continue  # short ads leave out the prose sections that have no room
+            # A run of consecutive sentences just long enough for the section's share.
+            stop = bisect_left(ends, ends[start] + room, start + 1, start + size)
+            run = doubled[start : max(stop, start + 1)]
+            if bullets:
+                if heading == "Vos missions :":
+                    run = ["participer à l'activité de l'équipe", task, *run]
+                elif heading == "Votre profil :":
+                    run = [profile, *run]
+                body = "- " + " ;\n- ".join(run) + "."
+            elif len(run) > 3:  # long prose: two paragraphs
+                half = len(run) // 2
+                body = " ".join(run[:half]) + "\n" + " ".join(run[half:])
+            else:
+                body = " ".join(run)
+            parts.append(f"{heading}\n{body}")
+        text = "\n\n".join(parts)
+        suffix = ""
+        if partner:
+            text, suffix = text.replace("'", "&#039;"), PARTNER_SUFFIX
+        room = DESCRIPTION_MAX - len(suffix)
+        if len(text) > room:
+            text = text[: text.rfind("\n", 0, room)].rstrip(" ;\n")
+        return text + suffix
+
+    def publish(self, created: datetime | None = None) -> Offer:
+        """An offer created right now (publications during a crawl), or at ``created``."""
+        offer = self.make_offer(len(self.offers), created or datetime.now(UTC))
         self.offers.append(offer)
         self.version += 1
         return offer
