@@ -14,6 +14,7 @@ cut export detectable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,10 +161,15 @@ class Partition:
             clauses.append(f"{dep_clause} and {any_of(nsf_clauses)}")
         return any_of(clauses)
 
-    def describe(self) -> str:
+    def label(self) -> str:
+        """``partition 3 (départements 75)``: which partition, without its row count."""
         deps = sorted({g.departement or "sans département" for g in self.groups})
         shown = ", ".join(deps[:6]) + (f" and {len(deps) - 6} more" if len(deps) > 6 else "")
-        return f"partition {self.number} (départements {shown}; {self.expected} rows)"
+        return f"partition {self.number} (départements {shown})"
+
+    def describe(self) -> str:
+        """The label and the rows counted; in a ``missing:`` line, those rows are not written."""
+        return f"{self.label()[:-1]}; {self.expected} rows)"
 
 
 def parse_groups(payload: Any, keys: tuple[str, ...]) -> list[tuple[tuple[str | None, ...], int]]:
@@ -218,3 +224,42 @@ def plan_partitions(
             remaining -= load
         partitions.append(Partition(number, members, limit))
     return partitions
+
+
+# ------------------------------------------------------------------ grouped limit
+
+#: Smaller ``limit`` values tried, in order, when a grouped call is refused for its
+#: limit and the refusal does not say the bound.
+GROUP_LIMIT_STEPS = (19_999, 10_000, 1_000)
+_BOUND = re.compile(r"(<=|≤|<)\s*(\d+)")
+
+
+def parse_limit_bound(message: str) -> int | None:
+    """The greatest ``limit`` a refusal such as ``… -1 <= limit < 20000 is expected.``
+    allows: the bound minus one after ``<``, the bound itself after ``<=``. None if the
+    message states no upper bound. The last comparison with a number is the upper
+    bound (``-1 <= limit`` has no number after its ``<=``); a refusal of the sum
+    ``offset + limit`` (``… <= 20000 is expected``) bounds the limit the same way at
+    offset 0."""
+    found = _BOUND.findall(message)
+    if not found:
+        return None
+    operator, number = found[-1]
+    return int(number) - 1 if operator == "<" else int(number)
+
+
+def next_group_limit(current: int, message: str) -> int | None:
+    """The ``limit`` to try after ``current`` was refused with ``message``, or None.
+
+    The bound stated by the message when it is below ``current``; else the next
+    of :data:`GROUP_LIMIT_STEPS` below ``current``.
+    """
+    bound = parse_limit_bound(message)
+    if bound is not None and 0 < bound < current:
+        return bound
+    return next((step for step in GROUP_LIMIT_STEPS if step < current), None)
+
+
+def is_limit_refusal(status: int, message: str) -> bool:
+    """A 400 about the ``limit`` parameter (or the sum ``offset + limit``), not the query."""
+    return status == 400 and re.search(r"\blimit\b", message, re.IGNORECASE) is not None

@@ -1,4 +1,5 @@
-"""The Opendatasoft emulator answers as the real portal does (../shared/api/opendatasoft-cpf.md)."""
+"""The Opendatasoft emulator answers as the real portal does (as the project's API note
+describes it), and its knobs for the portal's unsettled behaviours do what they say."""
 
 from __future__ import annotations
 
@@ -285,3 +286,164 @@ def test_admin_stats_do_not_count_as_calls(api):
     stats = json.loads(get(api, "/_emulator/stats")[2])
     assert stats["calls"] == 1
     assert stats["by_route"] == {"v21_dataset": 1}
+
+
+# ------------------------------------------------------------------ grouped limit knobs
+
+GROUPED = {"select": "code_departement, count(*) as n", "group_by": "code_departement"}
+
+
+def limit_refusal(message):
+    return {"error_code": "InvalidRESTParameterError", "message": message}
+
+
+@pytest.mark.parametrize(
+    ("knobs", "params", "message"),
+    [
+        (
+            {},
+            {"limit": 20001},
+            (
+                "Invalid value for limit API parameter: 20001 was found but -1 <= limit <= 20000 "
+                "is expected."
+            ),
+        ),
+        (
+            {"group_limit_strict": True},
+            {"limit": 20000},
+            (
+                "Invalid value for limit API parameter: 20000 was found but -1 <= limit < 20000 "
+                "is expected."
+            ),
+        ),
+        (
+            {"group_limit_strict": True},
+            {"limit": 19000, "offset": 1000},
+            (
+                "Invalid value for sum of offset + limit API parameter: 20000 was found but "
+                "< 20000 is expected."
+            ),
+        ),
+        (
+            {"group_limit_max": 5000, "group_limit_strict": True},
+            {"limit": 20000},
+            (
+                "Invalid value for limit API parameter: 20000 was found but -1 <= limit < 5000 "
+                "is expected."
+            ),
+        ),
+        (
+            {"group_limit_max": 5000},
+            {"limit": 4000, "offset": 1001},
+            (
+                "Invalid value for sum of offset + limit API parameter: 5001 was found but "
+                "<= 5000 is expected."
+            ),
+        ),
+        (
+            {"group_limit_max": 5000, "group_limit_message": "Invalid value for limit."},
+            {"limit": 5001},
+            "Invalid value for limit.",
+        ),
+    ],
+)
+def test_grouped_limit_refusals(api, knobs, params, message):
+    for key, value in knobs.items():
+        setattr(api.config, key, value)
+    status, _, body = get(api, V21 + "/records", {**GROUPED, **params})
+    assert status == 400
+    assert json.loads(body) == limit_refusal(message)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "accepted"),
+    [
+        ({}, [20000, -1]),
+        ({"group_limit_strict": True}, [19999, -1]),
+        ({"group_limit_max": 30000}, [20000, 30000]),
+        ({"group_limit_max": 5000, "group_limit_strict": True}, [4999, 1, -1]),
+    ],
+)
+def test_grouped_limits_accepted(api, knobs, accepted):
+    for key, value in knobs.items():
+        setattr(api.config, key, value)
+    for limit in accepted:
+        status, _, body = get(api, V21 + "/records", {**GROUPED, "limit": limit})
+        assert status == 200, body
+        assert len(json.loads(body)["results"]) == min(
+            len(api.dataset.count_by("code_departement")), 20000 if limit == -1 else limit
+        )
+
+
+def test_grouped_limit_knobs_leave_ungrouped_limits_alone(api):
+    api.config.group_limit_max, api.config.group_limit_strict = 5000, True
+    status, _, body = get(api, V21 + "/records", {"limit": 100})
+    assert status == 200
+    status, _, body = get(api, V21 + "/records", {"limit": 101})
+    assert json.loads(body)["message"].endswith("-1 <= limit <= 100 is expected.")
+    status, _, body = get(api, V21 + "/records", {"select": "count(*) as n", "limit": 1})
+    assert (status, json.loads(body)) == (200, {"results": [{"n": 2500}]})
+
+
+# ------------------------------------------------------------------ count drift knobs
+
+
+def counts(api, params):
+    limit = 20000 if "group_by" in params else 1
+    status, _, body = get(api, V21 + "/records", {**params, "limit": limit})
+    assert status == 200, body
+    return json.loads(body)["results"]
+
+
+def export_lines(api, where=None):
+    _, _, body = get(api, V21 + "/exports/jsonl", {"where": where} if where else None)
+    return len(body.decode().splitlines())
+
+
+@pytest.mark.parametrize("drift", [12, -12])
+def test_count_drift_makes_every_count_disagree_with_the_exports(api, drift):
+    true = api.dataset.count_by("code_departement")
+    api.config.count_drift = drift
+    by_dep = {r["code_departement"]: r["n"] for r in counts(api, GROUPED)}
+    assert by_dep == {**true, "75": true["75"] + drift}
+    by_pair = counts(
+        api,
+        {
+            "select": "code_departement, code_nsf_1, count(*) as n",
+            "group_by": "code_departement, code_nsf_1",
+            "where": 'code_departement = "75"',
+        },
+    )
+    assert sum(r["n"] for r in by_pair) == true["75"] + drift  # any grouping adds up
+    (total,) = counts(api, {"select": "count(*) as n", "where": 'code_departement = "75"'})
+    assert total == {"n": true["75"] + drift}
+    (other,) = counts(api, {"select": "count(*) as n", "where": 'code_departement = "13"'})
+    assert other == {"n": true["13"]}
+    _, _, body = get(api, V21 + "/records", {"limit": 0})
+    assert json.loads(body)["total_count"] == 2500 + drift
+    # The exports give the real rows.
+    assert export_lines(api, 'code_departement = "75"') == true["75"]
+    assert export_lines(api) == 2500
+    assert api.stats()["drifted"] == 5  # every /records answer, none of the exports
+
+
+def test_count_drift_of_another_departement_and_for_a_few_answers(api):
+    true = api.dataset.count_by("code_departement")
+    api.config.count_drift, api.config.drift_departement = 5, "13"
+    api.config.count_drift_times = 2
+    for _ in range(2):
+        by_dep = {r["code_departement"]: r["n"] for r in counts(api, GROUPED)}
+        assert by_dep == {**true, "13": true["13"] + 5}
+    assert {r["code_departement"]: r["n"] for r in counts(api, GROUPED)} == true
+    assert api.stats()["drifted"] == 2
+    assert api.config.count_drift_times == 0
+
+
+def test_negative_drift_drops_groups_left_with_no_counted_row(ods):
+    api = ods(rows=200, heavy_share=0.05)
+    true = api.dataset.count_by("code_departement")
+    api.config.count_drift = -true["75"]  # none of the rows of 75 is counted yet
+    by_dep = {r["code_departement"]: r["n"] for r in counts(api, GROUPED)}
+    assert "75" not in by_dep
+    assert by_dep == {d: n for d, n in true.items() if d != "75"}
+    assert export_lines(api, 'code_departement = "75"') == true["75"]

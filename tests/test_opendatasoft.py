@@ -5,9 +5,14 @@ from collections import Counter
 import pytest
 
 from cpfft.opendatasoft import (
+    GROUP_LIMIT_STEPS,
     Group,
+    Partition,
     SchemaError,
+    is_limit_refusal,
+    next_group_limit,
     parse_groups,
+    parse_limit_bound,
     parse_metadata,
     plan_partitions,
     quote,
@@ -96,3 +101,101 @@ def test_partitions_select_every_row_exactly_once():
         hits.update(matched)
     assert len(hits) == len(data.rows)
     assert set(hits.values()) == {1}
+
+
+def test_partition_label_and_description():
+    part = Partition(3, [Group("75", 10012), Group(None, 3)])
+    assert part.label() == "partition 3 (départements 75, sans département)"
+    assert part.describe() == "partition 3 (départements 75, sans département; 10015 rows)"
+    many = Partition(1, [Group(f"{i:02d}", 1) for i in range(1, 9)])
+    assert many.label() == "partition 1 (départements 01, 02, 03, 04, 05, 06 and 2 more)"
+
+
+# ------------------------------------------------------------------ grouped limit refusals
+
+
+@pytest.mark.parametrize(
+    ("message", "bound"),
+    [
+        # strict "<": the bound itself is refused
+        (
+            (
+                "Invalid value for limit API parameter: 20000 was found but -1 <= limit < 20000 "
+                "is expected."
+            ),
+            19999,
+        ),
+        (
+            (
+                "Invalid value for limit API parameter: 20000 was found but -1 <= limit <= 19999 "
+                "is expected."
+            ),
+            19999,
+        ),
+        (
+            (
+                "Invalid value for limit API parameter: 20000 was found but -1 <= limit < 5000 "
+                "is expected."
+            ),
+            4999,
+        ),
+        (
+            (
+                "Invalid value for sum of offset + limit API parameter: 20000 was found but "
+                "< 20000 is expected."
+            ),
+            19999,
+        ),
+        (
+            (
+                "Invalid value for sum of offset + limit API parameter: 30001 was found but "
+                "<= 30000 is expected."
+            ),
+            30000,
+        ),
+        ("limit must be ≤ 1000", 1000),
+        ("limit<100", 99),
+        ("Invalid value for limit API parameter.", None),
+        ("Invalid value for limit API parameter: 20000 was found but -1 <= limit", None),
+        ("", None),
+    ],
+)
+def test_parse_limit_bound(message, bound):
+    assert parse_limit_bound(message) == bound
+
+
+@pytest.mark.parametrize(
+    ("current", "message", "following"),
+    [
+        (20000, "… but -1 <= limit < 20000 is expected.", 19999),
+        (20000, "… but -1 <= limit < 5000 is expected.", 4999),
+        (20000, "… but -1 <= limit <= 5000 is expected.", 5000),
+        # no bound stated: the next step down
+        (20000, "Invalid value for limit API parameter.", 19999),
+        (19999, "Invalid value for limit API parameter.", 10000),
+        (10000, "Invalid value for limit API parameter.", 1000),
+        (1000, "Invalid value for limit API parameter.", None),
+        (4999, "Invalid value for limit API parameter.", 1000),
+        # a stated bound the refused limit already meets is not believed: step down
+        (19999, "… but -1 <= limit < 20000 is expected.", 10000),
+        (20000, "… but -1 <= limit <= 30000 is expected.", 19999),
+        # a bound of nothing: step down
+        (20000, "… but -1 <= limit < 1 is expected.", 19999),
+    ],
+)
+def test_next_group_limit(current, message, following):
+    assert next_group_limit(current, message) == following
+
+
+def test_group_limit_steps_go_down():
+    assert list(GROUP_LIMIT_STEPS) == sorted(GROUP_LIMIT_STEPS, reverse=True)
+    assert GROUP_LIMIT_STEPS[-1] > 102  # more than the départements (and the null one)
+
+
+def test_is_limit_refusal():
+    message = "Invalid value for limit API parameter: 20000 was found but -1 <= limit < 20000"
+    assert is_limit_refusal(400, message)
+    assert is_limit_refusal(400, "Invalid value for sum of offset + limit API parameter: 20000")
+    assert not is_limit_refusal(500, message)
+    assert not is_limit_refusal(400, "ODSQL query is malformed: Unknown field: limits.")
+    assert not is_limit_refusal(400, "")

@@ -12,8 +12,20 @@ Calls, in order (Explore API v2.1 of the Caisse des Dépôts Opendatasoft portal
    (département, ``code_nsf_1``) for those départements;
 4. one ``GET …/exports/jsonl?where=<partition>`` per partition (see
    :mod:`cpfft.opendatasoft`). Each export must hold exactly the counted rows
-   and end on a whole JSON line; otherwise it is fetched again, and never
-   written short.
+   and end on a whole JSON line; otherwise it is counted and fetched again.
+
+The portal's grouped ``limit`` is not settled (its OpenAPI text wants
+``offset + limit`` *below* 20 000; portals accept 20 000, or refuse only above
+30 000; a lower cap is possible): a count refused with 400 for its limit is
+sent again with the limit the refusal states (or a smaller step), and a count
+answer holding as many groups as its limit is treated as possibly cut.
+
+While the portal reindexes, its counts may keep disagreeing with its exports.
+A partition whose whole exports keep giving fewer rows than counted is, after
+``CPF_PARTITION_ATTEMPTS``, written if every export gave the same rows, and
+reported under ``missing:`` with both numbers (the run is incomplete). An
+export with *more* rows than counted is written at once and checked against
+one fresh count (see :meth:`CpfSpider.parse_export`).
 """
 
 from __future__ import annotations
@@ -29,8 +41,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
 import scrapy
+from scrapy.spidermiddlewares.httperror import HttpError
 
 from cpfft.config import check_base_url, positive_int
+from cpfft.extensions.report import count as spaced
 from cpfft.geo import DEPARTEMENTS_BY_CODE, REGIONS_BY_CODE, find_departement, find_region
 from cpfft.items import FORMATION_FIELDS, Formation
 from cpfft.middlewares.retry import JSON_META
@@ -42,6 +56,8 @@ from cpfft.opendatasoft import (
     all_of,
     any_of,
     in_list,
+    is_limit_refusal,
+    next_group_limit,
     parse_groups,
     parse_metadata,
     plan_partitions,
@@ -78,6 +94,27 @@ THEMES: dict[str, tuple[str, ...]] = {
 OPENDATASOFT_QUOTA = "cpfft.middlewares.odsquota.OpendatasoftQuotaMiddleware"
 TYPES_REFERENTIEL = {"RS": "RS", "RNCP": "RNCP"}
 _DATASET_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+#: The grouped ``limit`` tried first: enough for every département, and for the
+#: (département, NSF code) pairs of the big ones.
+GROUP_LIMIT = 20_000
+
+
+def figures(values: list[int]) -> str:
+    """[600, 1200, 900] → '600, 1 200 and 900'."""
+    shown = [spaced(v) for v in values]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def api_message(response: Response) -> tuple[str, str]:
+    """(error code, message) of an Opendatasoft error body; ('', '') if it is not one."""
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        return "", ""
+    if not isinstance(payload, dict):
+        return "", ""
+    code = payload.get("error_code") or payload.get("errorcode") or ""
+    return str(code), str(payload.get("message") or payload.get("error") or "")
 
 
 def themes_from(settings: BaseSettings) -> dict[str, tuple[str, ...]]:
@@ -186,6 +223,17 @@ class CpfSpider(ApiSpider):
         self.waiting: deque[Partition] = deque()
         self.in_flight = 0
         self.exports_in_flight = 2
+        # Grouped counts: the limit they are sent with, and the limits refused so far.
+        self.group_limit = GROUP_LIMIT
+        self.group_limits_refused: list[tuple[int, str]] = []
+        self.group_limit_told = False
+        # Per partition: the counted and exported rows of each whole export, and the
+        # exports cut mid-row, to say precisely why a partition is given up.
+        self.counts_seen: dict[int, list[int]] = {}
+        self.exports_seen: dict[int, list[int]] = {}
+        self.cut_exports: Counter[int] = Counter()
+        self.written_anyway: set[int] = set()  # given up, but its exported rows are written
+        self.warnings: list[str] = []  # summary lines: disagreements that cost no row
 
     # ------------------------------------------------------------ requests
 
@@ -251,25 +299,80 @@ class CpfSpider(ApiSpider):
             logger.warning(
                 "New dataset fields not exported (the columns stay stable): %s", schema.extra
             )
-        yield self.api_request(
-            "/records",
-            {
-                "select": f"{departement}, count(*) as n",
-                "group_by": departement,
-                "where": where,
-                "limit": 20000,
-            },
+        yield self.count_request(
+            {"select": f"{departement}, count(*) as n", "group_by": departement, "where": where},
             self.parse_counts,
-            step="row count per département",
+            "row count per département",
         )
+
+    def count_request(
+        self, params: dict[str, Any], callback: Any, step: str, **extra: Any
+    ) -> scrapy.Request:
+        """A grouped count, sent with the grouped limit accepted so far."""
+        return self.api_request(
+            "/records",
+            {**params, "limit": self.group_limit},
+            callback,
+            step=step,
+            count_params=params,
+            count_extra=extra,
+            group_limit=self.group_limit,
+            **extra,
+        )
+
+    def smaller_group_limit(self, failure: Failure) -> scrapy.Request | None:
+        """A grouped count refused for its limit: the same count with a smaller one."""
+        request = failure.request
+        params = request.meta.get("count_params")
+        exc = failure.value
+        if params is None or not isinstance(exc, HttpError) or is_stopping(self.crawler):
+            return None
+        code, message = api_message(exc.response)
+        if code == "ODSQLError" or not is_limit_refusal(exc.response.status, message):
+            return None
+        refused = request.meta["group_limit"]
+        self.group_limits_refused.append((refused, message))
+        smaller = next_group_limit(min(refused, self.group_limit), message)
+        if smaller is None:
+            return None
+        logger.debug("Grouped limit=%d refused (%s); trying limit=%d", refused, message, smaller)
+        self.group_limit = smaller
+        return self.count_request(
+            params, request.callback, request.meta["step"], **request.meta["count_extra"]
+        )
+
+    def counts_answered(self, response: Response) -> None:
+        """Say once, at INFO, which grouped limit the portal accepted after refusals."""
+        if self.group_limits_refused and not self.group_limit_told:
+            self.group_limit_told = True
+            first, message = self.group_limits_refused[0]
+            logger.info(
+                "The portal refused group_by limit=%d (%s); limit=%d accepted and used for "
+                "every count by group",
+                first,
+                message or "HTTP 400",
+                response.meta["group_limit"],
+            )
 
     def parse_counts(self, response: Response) -> Iterator[scrapy.Request]:
         assert self.schema is not None
+        self.counts_answered(response)
         try:
             counts = parse_groups(response.json(), (self.schema.field("code_departement"),))
         except (SchemaError, ValueError) as exc:
             mark_incomplete(self.crawler, f"cannot read the row counts: {exc}")
             logger.error("Cannot read the row counts: %s", exc)
+            return
+        limit = response.meta["group_limit"]
+        if len(counts) >= limit:
+            # As many groups as the limit allows: more may exist, and a département
+            # missing from the counts would be missing from the output, unnoticed.
+            problem = (
+                f"row count per département: {len(counts)} groups came back, as many as "
+                f"limit={limit} allows, so some may be missing; nothing was fetched"
+            )
+            mark_incomplete(self.crawler, problem)
+            logger.error("Cannot plan the partitions: %s", problem)
             return
         groups = [Group(key[0], n) for key, n in counts]
         big = [g for g in groups if g.count > self.partition_rows]
@@ -282,21 +385,20 @@ class CpfSpider(ApiSpider):
         scope = [in_list(departement, codes)] if codes else []
         if any(g.departement is None for g in big):
             scope.append(f"{departement} is null")
-        yield self.api_request(
-            "/records",
+        yield self.count_request(
             {
                 "select": f"{departement}, {nsf}, count(*) as n",
                 "group_by": f"{departement}, {nsf}",
                 "where": all_of([self.filters(), any_of(scope)]),
-                "limit": 20000,
             },
             self.parse_subcounts,
-            step="row count per département and NSF code",
+            "row count per département and NSF code",
             groups=groups,
         )
 
     def parse_subcounts(self, response: Response) -> Iterator[scrapy.Request]:
         assert self.schema is not None
+        self.counts_answered(response)
         groups: list[Group] = response.meta["groups"]
         keys = (self.schema.field("code_departement"), self.schema.field("code_nsf_1"))
         try:
@@ -304,6 +406,23 @@ class CpfSpider(ApiSpider):
         except (SchemaError, ValueError) as exc:
             mark_incomplete(self.crawler, f"cannot read the row counts: {exc}")
             logger.error("Cannot read the row counts: %s", exc)
+            return
+        limit = response.meta["group_limit"]
+        if len(counts) >= limit:
+            # Possibly cut: a (département, NSF code) pair left out would never be
+            # exported. The département counts are whole, so the big départements
+            # are exported whole instead: bigger exports, no row lost.
+            big = sorted(
+                g.departement or "sans département" for g in groups if g.count > self.partition_rows
+            )
+            warning = (
+                f"the count per département and NSF code gave {len(counts)} groups, as many "
+                f"as limit={limit} allows, so it may be cut: départements {', '.join(big)} "
+                "are exported whole, not split by NSF code"
+            )
+            logger.warning("%s", warning[:1].upper() + warning[1:])
+            self.warnings.append(warning)
+            yield from self.plan(groups)
             return
         split = {key[0] for key, _ in counts}
         finer = [Group(key[0], n, nsf=key[1], by_nsf=True) for key, n in counts]
@@ -391,11 +510,17 @@ class CpfSpider(ApiSpider):
             self.in_flight += 1
             yield self.export_request(partition.number, attempt=1)
 
-    def partition_over(self, number: int, failure: str | None = None) -> Iterator[scrapy.Request]:
+    def partition_over(
+        self, number: int, failure: str | None = None, written: bool = False
+    ) -> Iterator[scrapy.Request]:
+        """The partition is done, or given up with ``failure`` (``written``: its
+        exported rows are in the file all the same)."""
         if failure is None:
             self.done.add(number)
         else:
             self.failed[number] = failure
+            if written:
+                self.written_anyway.add(number)
         self.in_flight -= 1
         yield from self.next_exports()
 
@@ -423,20 +548,140 @@ class CpfSpider(ApiSpider):
             attempt=attempt,
         )
 
+    def verify_request(self, number: int, received: int) -> scrapy.Request:
+        return self.api_request(
+            "/records",
+            {"select": "count(*) as n", "where": self.queries[number], "limit": 1},
+            self.parse_verify,
+            step=f"{self.partitions[number].label()} fresh count",
+            partition=number,
+            received=received,
+            verify=True,
+        )
+
     def parse_export(self, response: Response) -> Iterator[Formation | scrapy.Request]:
         number = response.meta["partition"]
         partition = self.partitions[number]
         body = response.body
-        received = self.count_lines(body)
         if not self.ends_on_whole_row(body):
+            self.cut_exports[number] += 1
             yield from self.try_again(response, "export cut off mid-row", self.export_request)
-        elif received != partition.expected:
-            # Whole rows, but not as many as counted: cut at a row boundary, or the
+            return
+        received = self.count_lines(body)
+        counted = partition.expected
+        self.counts_seen.setdefault(number, []).append(counted)
+        self.exports_seen.setdefault(number, []).append(received)
+        if received == counted:
+            yield from self.rows(body, response)
+        elif received > counted:
+            # More whole rows than counted. A cut never adds rows, so these rows exist
+            # (the duplicate filter keeps any row given twice from being written twice):
+            # they are written now rather than thrown away and fetched again. But the
+            # count is the only independent measure of completeness, and the extra rows
+            # may as well be rows being withdrawn while the portal reindexes. So one
+            # fresh count(*) decides: if it now agrees with the rows written, the
+            # catalogue merely changed since the first count, and the run stays complete
+            # with a warning in the summary; if it still disagrees, the run is
+            # incomplete and the summary gives both numbers.
+            logger.warning(
+                "%s: export gave %d rows, %d counted; writing them and counting again",
+                partition.label(),
+                received,
+                counted,
+            )
+            yield from self.rows(
+                body, response, then=lambda: [self.verify_request(number, received)]
+            )
+        elif response.meta["attempt"] < self.max_attempts:
+            # Whole rows, but fewer than counted: cut at a row boundary, or the
             # catalogue changed since the count. Count again, then fetch again.
-            problem = f"export gave {received} rows, {partition.expected} counted"
+            problem = f"export gave {received} rows, {counted} counted"
             yield from self.try_again(response, problem, self.recount_request)
         else:
-            yield from self.rows(body, response)
+            yield from self.short_for_good(response, received)
+
+    def count_said(self, number: int) -> str:
+        counts = [
+            c
+            for i, c in enumerate(self.counts_seen[number])
+            if i == 0 or c != self.counts_seen[number][i - 1]
+        ]
+        if len(counts) == 1:
+            return f"the count says {spaced(counts[0])} rows"
+        return f"the counts said {', then '.join(spaced(c) for c in counts)} rows"
+
+    def short_for_good(
+        self, response: Response, received: int
+    ) -> Iterator[Formation | scrapy.Request]:
+        """The last attempt, still fewer whole rows than counted: give the partition up.
+
+        If every whole export gave the same rows, the export is consistent and the
+        count is what disagrees (the portal reindexing): the rows are written, since
+        they are all the portal gives, and the summary says the count disagrees. If
+        the exports differ, they were cut short: nothing is written, and the line
+        keeps the partition's counted rows, which are the rows missing.
+        """
+        number = response.meta["partition"]
+        partition = self.partitions[number]
+        exports = self.exports_seen[number]
+        cut = self.cut_exports[number]
+        also_cut = f"; {cut} more were cut mid-row" if cut else ""
+        said = self.count_said(number)
+        if len(set(exports)) == 1:
+            every = "every export" if not cut else "every whole export"
+            failure = (
+                f"{said}, {every} gave {spaced(received)}{also_cut} (the portal may be "
+                f"reindexing; run again later); those {spaced(received)} rows are written"
+            )
+            logger.error("%s: %s", partition.label(), failure)
+            yield from self.rows(
+                body=response.body,
+                response=response,
+                then=lambda: self.partition_over(number, failure, written=True),
+            )
+            return
+        failure = (
+            f"{said}, the {len(exports)} whole exports gave {figures(exports)} rows{also_cut} "
+            "(cut short, or the portal is reindexing; run again later); none written"
+        )
+        logger.error("%s: %s", partition.describe(), failure)
+        yield from self.partition_over(number, failure)
+
+    def parse_verify(self, response: Response) -> Iterator[scrapy.Request]:
+        """The fresh count after an export longer than its count (see parse_export)."""
+        number = response.meta["partition"]
+        partition = self.partitions[number]
+        received = response.meta["received"]
+        counted = partition.expected
+        head = (
+            f"the count said {spaced(counted)} rows, the export gave {spaced(received)}, "
+            "all written"
+        )
+        try:
+            ((_, fresh),) = parse_groups(response.json(), ())
+        except (SchemaError, ValueError) as exc:
+            failure = f"{head}; its fresh count cannot be read: {exc}"
+            logger.error("%s: %s", partition.label(), failure)
+            yield from self.partition_over(number, failure, written=True)
+            return
+        if partition.limit is not None:
+            fresh = min(fresh, partition.limit)  # the export holds at most `limit` rows
+        if fresh == received:
+            warning = f"{partition.label()}: {head}; a fresh count agrees ({spaced(fresh)})"
+            logger.warning("%s", warning)
+            self.warnings.append(warning)
+            partition.recount(fresh)
+            self.adjust_total(partition.expected - counted)
+            yield from self.partition_over(number)
+            return
+        still = "still says" if fresh == counted else "says"
+        failure = (
+            f"the count says {spaced(counted)} rows, the export gave {spaced(received)}, all "
+            f"written; a fresh count {still} {spaced(fresh)} (the portal may be reindexing; "
+            "run again later)"
+        )
+        logger.error("%s: %s", partition.label(), failure)
+        yield from self.partition_over(number, failure, written=True)
 
     @staticmethod
     def count_lines(body: bytes) -> int:
@@ -492,7 +737,10 @@ class CpfSpider(ApiSpider):
             self.progress_total += delta
             self.crawler.stats.set_value("cpfft/rows_expected", self.progress_total)
 
-    def rows(self, body: bytes, response: Response) -> Iterator[Formation | scrapy.Request]:
+    def rows(
+        self, body: bytes, response: Response, then: Any = None
+    ) -> Iterator[Formation | scrapy.Request]:
+        """Yield the export's rows, then ``then()`` (default: the partition is done)."""
         assert self.schema is not None
         rename = self.schema.rename
         for line in io.BytesIO(body):
@@ -516,27 +764,53 @@ class CpfSpider(ApiSpider):
                         " and ".join(sorted(self.snapshots)),
                     )
             yield Formation(**row)
-        yield from self.partition_over(response.meta["partition"])
+        yield from self.partition_over(response.meta["partition"]) if then is None else then()
 
     # ------------------------------------------------------------ failures
 
     def on_error(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request
+        smaller = self.smaller_group_limit(failure)
+        if smaller is not None:
+            yield smaller
+            return
         step = request.meta.get("step", request.url)
         reason = describe_failure(failure, not_found_hint="check CPF_DATASET and CPF_API_URL")
+        refused = isinstance(failure.value, HttpError) and failure.value.response.status == 400
+        if refused and request.meta.get("count_params") is not None and self.group_limits_refused:
+            tried = ", ".join(str(limit) for limit, _ in self.group_limits_refused)
+            reason += f" (group_by limits refused: {tried})"
         if not is_stopping(self.crawler):
             logger.error("%s failed: %s", step[:1].upper() + step[1:], reason)
         number = request.meta.get("partition")
-        if number is not None:
+        if number is not None and request.meta.get("verify"):
+            partition = self.partitions[number]
+            reason = (
+                f"the count said {spaced(partition.expected)} rows, the export gave "
+                f"{spaced(request.meta['received'])}, all written; its fresh count failed: "
+                f"{reason}"
+            )
+            yield from self.partition_over(number, reason, written=True)
+        elif number is not None:
             yield from self.partition_over(number, reason)
         elif not is_stopping(self.crawler):
             mark_incomplete(self.crawler, f"{step}: {reason}")
 
     def unfinished_work(self) -> list[str]:
-        """What is missing from the output (read by the RunReport extension)."""
+        """What is missing from the output (read by the RunReport extension).
+
+        A partition not written names its counted rows (``…; 1200 rows)``: those rows
+        are missing); one whose exported rows are written anyway names none, its
+        reason gives the numbers.
+        """
         missing = []
         for number, partition in sorted(self.partitions.items()):
             if number not in self.done:
                 reason = self.failed.get(number, "not fetched (run stopped)")
-                missing.append(f"{partition.describe()}: {reason}")
+                name = partition.label() if number in self.written_anyway else partition.describe()
+                missing.append(f"{name}: {reason}")
         return missing
+
+    def finish_output(self, csv_path: Path | None) -> list[str]:
+        """Summary lines (read by the RunReport extension): disagreements that cost no row."""
+        return [f"  warning:            {w}" for w in self.warnings]

@@ -1,6 +1,7 @@
 """Loopback emulator of the Caisse des Dépôts Opendatasoft portal, serving the CPF catalogue.
 
-Follows ../shared/api/opendatasoft-cpf.md §2–§6 and §9: Explore v2.1
+Follows the portal's published API as the project's API note describes it
+(routes, limits, error bodies, quota): Explore v2.1
 (``/catalog/datasets``, ``/{id}``, ``/records``, ``/records/{rid}``, ``/facets``,
 ``/exports``, ``/exports/{json,jsonl,csv}``) and Search API v1
 (``/api/records/1.0/search/``, ``/download/``, dataset and record lookup, the
@@ -34,6 +35,7 @@ from tests.fakeapi.cpfdata import (
     ALIAS_NAMES,
     FACETS,
     FIELDS,
+    INDEX,
     TEXT_SEARCH_FIELDS,
     CpfDataset,
     CpfDatasetConfig,
@@ -67,6 +69,20 @@ class OdsConfig(CpfDatasetConfig, FaultKnobs):
     grouped_total_count: bool = False  # grouped /records answers carry total_count too
     jsonl_trailing_newline: bool = True
     v1_enabled: bool = True
+    # Grouped /records (group_by): the greatest limit, and offset + limit, accepted. The
+    # portal's OpenAPI text says offset + limit must be *less than* 20000 (strict); other
+    # portals accept 20000, one refused only above 30000, a lower cap is possible.
+    group_limit_max: int = 20_000
+    group_limit_strict: bool = False  # True: limit < max and offset + limit < max
+    group_limit_message: str = ""  # non-empty: this vaguer 400 message instead of the bound
+    # --- counts that disagree with the exports (the portal reindexing)
+    # count(*) (grouped or not) and total_count report this many rows more (or, negative,
+    # fewer) than the exports return for rows of drift_departement. Positive: phantom rows
+    # counted with the département's first row; negative: its first -count_drift rows are
+    # not counted yet. Either way every grouping of the rows adds up to the same drift.
+    count_drift: int = 0
+    drift_departement: str = "75"
+    count_drift_times: int = -1  # how many /records answers drift (-1: every one)
     # --- quota
     daily_quota: int = 1_000_000
     quota_errorcode: int = 10005  # 10005 anonymous users, 10002 domain
@@ -142,6 +158,7 @@ class OdsEmulator:
             "reset": self.counters["reset"],
             "malformed": self.counters["malformed"],
             "cut": self.counters["cut"],
+            "drifted": self.counters["drifted"],
         }
 
     # ------------------------------------------------------------ app
@@ -384,34 +401,44 @@ class OdsEmulator:
     async def v21_records(self, request: web.Request, params: Any, dataset: str) -> web.Response:
         if (missing := self.check_dataset(dataset, "v21")) is not None:
             return missing
+        cfg = self.config
         grouped = bool(params.get("group_by", "").strip())
-        cap = 20_000 if grouped else 10_000
-        max_limit = 20_000 if grouped else 100
+        cap = cfg.group_limit_max if grouped else 10_000
+        max_limit = cfg.group_limit_max if grouped else 100
+        strict = grouped and cfg.group_limit_strict
+        below = "<" if strict else "<="
+
+        def within(value: int, bound: int) -> bool:
+            return value < bound if strict else value <= bound
+
         try:
             limit = parse_int(params, "limit", 10)
             offset = parse_int(params, "offset", 0)
         except BadParameter as exc:
             return v21_error(400, "InvalidRESTParameterError", str(exc))
-        if not -1 <= limit <= max_limit:
+        if not (limit >= -1 and within(limit, max_limit)):
             return v21_error(400, "InvalidRESTParameterError",
-                             f"Invalid value for limit API parameter: {limit} was found but "
-                             f"-1 <= limit <= {max_limit} is expected.")  # fmt: skip
+                             (grouped and cfg.group_limit_message)
+                             or f"Invalid value for limit API parameter: {limit} was found but "
+                                f"-1 <= limit {below} {max_limit} is expected.")  # fmt: skip
         if limit == -1:
-            limit = max_limit
+            limit = max_limit - 1 if strict else max_limit
         if offset < 0:
             return v21_error(400, "InvalidRESTParameterError",
                              f"Invalid value for offset API parameter: {offset} was found but "
                              "offset >= 0 is expected.")  # fmt: skip
-        if offset + limit > cap:
+        if not within(offset + limit, cap):
             return v21_error(400, "InvalidRESTParameterError",
-                             f"Invalid value for sum of offset + limit API parameter: "
-                             f"{offset + limit} was found but <= {cap} is expected.")  # fmt: skip
+                             (grouped and cfg.group_limit_message)
+                             or f"Invalid value for sum of offset + limit API parameter: "
+                                f"{offset + limit} was found but {below} {cap} is expected.")  # fmt: skip
         schema = self.schema
         items = parse_select(params.get("select", ""), schema, self.names)
         rows = self.select_rows(params)
         aggregates = [it for it in items if it.func]
+        drift = self.count_drift()
         if grouped or aggregates:
-            results = self.aggregate(params, items, rows, schema)
+            results = self.aggregate(params, items, rows, schema, drift)
             body: dict[str, Any] = {"results": results[offset : offset + limit]}
             if self.config.grouped_total_count:
                 body = {"total_count": len(results), **body}
@@ -421,12 +448,31 @@ class OdsEmulator:
         page = rows[offset : offset + limit]
         return json_response(
             {
-                "total_count": len(rows),
+                "total_count": len(rows) + (drift(rows) if drift else 0),
                 "results": [{it.label: r[schema.index[it.field]] for it in items} for r in page],
             }
         )
 
-    def aggregate(self, params: Any, items: list, rows: list[tuple], schema: Schema) -> list[dict]:
+    def count_drift(self) -> Any:
+        """``extra(rows) -> int`` for this answer's row counts, or None (counts agree)."""
+        cfg = self.config
+        if not cfg.count_drift or cfg.count_drift_times == 0:
+            return None
+        if cfg.count_drift_times > 0:
+            cfg.count_drift_times -= 1
+        self.counters["drifted"] += 1
+        i = INDEX["code_departement"]
+        members = [r for r in self.dataset.rows if r[i] == cfg.drift_departement]
+        drift = cfg.count_drift
+        if drift > 0:
+            anchor = {id(r) for r in members[:1]}
+            return lambda rows: drift if any(id(r) in anchor for r in rows) else 0
+        ghosts = {id(r) for r in members[:-drift]}
+        return lambda rows: -sum(1 for r in rows if id(r) in ghosts)
+
+    def aggregate(
+        self, params: Any, items: list, rows: list[tuple], schema: Schema, drift: Any = None
+    ) -> list[dict]:
         keys = (
             parse_group_by(params["group_by"], schema) if params.get("group_by", "").strip() else []
         )
@@ -453,7 +499,12 @@ class OdsEmulator:
             for it in items:
                 if it.func:
                     out[it.label] = aggregate(it.func, it.arg, members, schema)
-            results.append(out)
+                    if drift is not None and it.func == "count" and it.arg == "*":
+                        out[it.label] += drift(members)
+                        if keys and not out[it.label]:
+                            break  # every row of the group is yet uncounted: no group
+            else:
+                results.append(out)
         labels = [it.label for it in items]
         if params.get("order_by", "").strip():
             order = parse_order_by(params["order_by"], schema, labels)
