@@ -135,11 +135,13 @@ def check_common_settings(settings: BaseSettings) -> None:
         "CPFFT_RETRY_BACKOFF",
         "CPFFT_RETRY_BACKOFF_MAX",
         "CPFFT_RETRY_AFTER_MAX",
+        "CPFFT_RATE_INCREASE",
     ):
         _positive_number(settings, name)
     # Read by the Opendatasoft quota middleware once the crawl has started: checked now.
     _positive_number(settings, "CPF_QUOTA_MAX_WAIT", allow_zero=True)
     positive_int(settings, "RETRY_TIMES", 100, minimum=0)
+    positive_int(settings, "CPFFT_RATE_LIMIT_RETRIES", 1000, minimum=0)
     level = settings.get("LOG_LEVEL")
     if not isinstance(level, int) and not (
         isinstance(level, str) and level in logging.getLevelNamesMapping()

@@ -40,6 +40,11 @@ FT_SCOPE = env("FT_SCOPE", "api_offresdemploiv2 o2dsoffre")
 # Hard cap on requests per second to France Travail, token calls included (quota: 10/s
 # per application; split it between jobs that share one application).
 FT_MAX_RPS = env("FT_MAX_RPS", "10")
+# The download slot shared by the token and API calls of France Travail (one application).
+FT_DOWNLOAD_SLOT = "francetravail"
+# After each successful call the rate rises by this fraction toward FT_MAX_RPS; each 429
+# halves it (cpfft.middlewares.pace).
+CPFFT_RATE_INCREASE = env("CPFFT_RATE_INCREASE", "0.02")
 # Lower creation-date bound of queries without -a minCreationDate (the API needs both bounds).
 FT_OLDEST_CREATION = env("FT_OLDEST_CREATION", "2000-01-01T00:00:00Z")
 # -a depuis=dernier starts this many seconds before the previous complete run's bound, for
@@ -72,12 +77,17 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy retries immediately and ignores Retry-After; ours waits with backoff.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "cpfft.middlewares.retry.BackoffRetryMiddleware": 550,
+    # Paces each slot and holds all its requests after a 429; just before the France Travail
+    # token middleware (650), so that a token is attached once a request may start.
+    "cpfft.middlewares.pace.PaceMiddleware": 640,
 }
 RETRY_TIMES = env("CPFFT_RETRY_TIMES", "5")
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 CPFFT_RETRY_BACKOFF = env("CPFFT_RETRY_BACKOFF", "1")  # seconds before the first retry, doubling
 CPFFT_RETRY_BACKOFF_MAX = env("CPFFT_RETRY_BACKOFF_MAX", "60")
 CPFFT_RETRY_AFTER_MAX = env("CPFFT_RETRY_AFTER_MAX", "600")  # cap on a server's Retry-After
+# A 429 means "wait", not "failed": retried this many times, apart from RETRY_TIMES.
+CPFFT_RATE_LIMIT_RETRIES = env("CPFFT_RATE_LIMIT_RETRIES", "50")
 
 # ---------------------------------------------------------------- items and CSV
 ITEM_PIPELINES = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 
 import pytest
 from scrapy import Request
@@ -25,6 +26,8 @@ class FakeEngine:
         self.responses = list(responses)
         self.token_requests = []
         self.closed = []
+        # No other downloader middleware (the pacing one is looked up after a token wait).
+        self.downloader = SimpleNamespace(middleware=SimpleNamespace(middlewares=[]))
 
     async def download_async(self, request):
         self.token_requests.append(request)

@@ -11,7 +11,13 @@ from scrapy.http import Response
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from cpfft.middlewares.retry import HINT_META, WAIT_META, BackoffRetryMiddleware, parse_retry_after
+from cpfft.middlewares.retry import (
+    HINT_META,
+    JSON_META,
+    WAIT_META,
+    BackoffRetryMiddleware,
+    parse_retry_after,
+)
 
 
 @pytest.fixture
@@ -84,3 +90,33 @@ def test_process_request_sleeps_then_clears(mw):
     assert time.monotonic() - started >= 0.04
     assert WAIT_META not in request.meta
     assert mw.crawler.stats.get_value("cpfft/retry/wait_seconds") == 0.05
+
+
+def test_429s_do_not_use_up_the_retry_budget(mw):
+    mw.limited_retries = 5
+    request = Request("http://127.0.0.1/x")
+    for n in range(5):  # more than RETRY_TIMES=3
+        request = mw.process_response(
+            request, Response(request.url, status=429, headers={"Retry-After": "1"})
+        )
+        assert isinstance(request, Request), n
+        assert request.meta[WAIT_META] == 1.0
+    final = mw.process_response(request, Response(request.url, status=429))
+    assert isinstance(final, Response)
+    assert mw.crawler.stats.get_value("retry/count") == 5
+    assert mw.crawler.stats.get_value("retry/max_reached") == 1
+    # A 503 after the 429s still has its whole budget.
+    other = mw.process_response(Request("http://127.0.0.1/y"), Response("http://x", status=503))
+    assert isinstance(other, Request)
+
+
+def test_malformed_json_on_a_json_request_is_retried(mw):
+    request = Request("http://127.0.0.1/x", meta={JSON_META: True})
+    broken = Response(request.url, status=200, body=b'{"resultats": [')
+    retry = mw.process_response(request, broken)
+    assert isinstance(retry, Request)
+    assert mw.crawler.stats.get_value("retry/reason_count/malformed JSON") == 1
+    whole = Response(request.url, status=200, body=b'{"resultats": []}')
+    assert mw.process_response(request, whole) is whole
+    plain = Request("http://127.0.0.1/x")  # not a JSON request: passed as it is
+    assert mw.process_response(plain, broken) is broken

@@ -18,8 +18,8 @@ A refused token request stops the crawl with one line: ``invalid_client``
 lists its three usual causes. The client secret only ever travels in the token
 request's form body, which Scrapy does not log.
 
-Place it at 650: after the retry middleware's wait (550), before the redirect
-middleware (600) sees responses.
+Place it at 650: after the retry middleware's wait (550) and the pacing (640),
+so a token is attached when the request may start.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http.request import NO_CALLBACK
 
 from cpfft.credentials import Credentials, load_credentials
+from cpfft.middlewares.pace import PaceMiddleware
 from cpfft.params import ConfigurationError
 from cpfft.runstate import is_stopping, stop_crawl
 
@@ -100,7 +101,12 @@ class OAuth2TokenMiddleware:
             return
         if is_stopping(self.crawler):
             raise IgnoreRequest("crawl stopping")
-        await self.ensure_token()
+        if await self.ensure_token():
+            # The request was paced before it waited for the new token: a 429 may have
+            # asked every request to wait meanwhile.
+            pace = self.crawler.get_downloader_middleware(PaceMiddleware)
+            if pace is not None:
+                await pace.wait_hold(request)
         if self.token is None:
             raise IgnoreRequest("no France Travail token")
         request.headers[b"Authorization"] = f"Bearer {self.token}".encode()
@@ -134,13 +140,15 @@ class OAuth2TokenMiddleware:
 
     # ------------------------------------------------------------ token
 
-    async def ensure_token(self) -> None:
+    async def ensure_token(self) -> bool:
+        """A valid token, fetched if need be; True if the request had to wait for one."""
         if self.token is not None and self.clock() < self.refresh_at:
-            return
+            return False
         if self._pending is None:
             self._pending = asyncio.ensure_future(self.fetch_token())
             self._pending.add_done_callback(self._fetched)
         await asyncio.shield(self._pending)
+        return True
 
     def _fetched(self, future: asyncio.Future[None]) -> None:
         self._pending = None

@@ -14,11 +14,17 @@ ask for a specific wait, e.g. until a rate-limit window resets.
 
 A request with ``request.meta["cpfft_json"]`` expects a JSON body: a 2xx answer
 whose body is not JSON (cut by a proxy, garbled) is retried like a 5xx.
+
+A 429 says "wait", not "failed": it is retried without using up ``RETRY_TIMES``,
+up to ``CPFFT_RATE_LIMIT_RETRIES`` times, after the wait it asked for; meanwhile the
+pacing middleware (:mod:`cpfft.middlewares.pace`) holds every other request of
+the slot too.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -33,9 +39,12 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
+logger = logging.getLogger(__name__)
+
 WAIT_META = "cpfft_retry_wait"
 HINT_META = "cpfft_retry_after"
 JSON_META = "cpfft_json"
+LIMITED_META = "cpfft_429_retries"
 
 
 def response_json(response: Response) -> Any:
@@ -79,6 +88,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.backoff = settings.getfloat("CPFFT_RETRY_BACKOFF", 1.0)
         self.backoff_max = settings.getfloat("CPFFT_RETRY_BACKOFF_MAX", 60.0)
         self.retry_after_max = settings.getfloat("CPFFT_RETRY_AFTER_MAX", 600.0)
+        self.limited_retries = settings.getint("CPFFT_RATE_LIMIT_RETRIES", 50)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
@@ -95,6 +105,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if request.meta.get("dont_retry", False):
             return response
+        if response.status == 429 and 429 in self.retry_http_codes:
+            return self.retry_limited(request, response)
         if response.status in self.retry_http_codes:
             reason = response_status_message(response.status)
         elif (
@@ -110,6 +122,20 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if retry is None:
             return response
         retry.meta[WAIT_META] = self.wait_before(retry, response)
+        return retry
+
+    def retry_limited(self, request: Request, response: Response) -> Request | Response:
+        tries = request.meta.get(LIMITED_META, 0)
+        stats = self.crawler.stats
+        if tries >= self.limited_retries:
+            stats.inc_value("retry/max_reached")
+            logger.error("Gave up retrying %s (still answered 429 after %d waits)", request, tries)
+            return response
+        retry = request.replace(dont_filter=True)
+        retry.meta[LIMITED_META] = tries + 1
+        retry.meta[WAIT_META] = self.wait_before(retry, response)
+        stats.inc_value("retry/count")
+        stats.inc_value(f"retry/reason_count/{response_status_message(429)}")
         return retry
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:
