@@ -38,11 +38,13 @@ from cpfft.credentials import Credentials, CredentialsError, load_credentials
 from cpfft.exporters import DELIMITERS
 from cpfft.francetravail import SEARCH_PARAMS, api_query, check_combinations
 from cpfft.items import FORMATION_FIELDS
+from cpfft.offres.bounds import Reading
+from cpfft.offres.cursor import CursorPlanner
 from cpfft.opendatasoft import Schema
 from cpfft.output import output_dir
 from cpfft.params import ConfigurationError
 from cpfft.spiders.cpf import CpfSpider, cpf_params
-from cpfft.spiders.offres import SEARCH_PATH, OffresSpider, Query
+from cpfft.spiders.offres import SEARCH_PATH, OffresSpider
 from tests.conftest import BOM, REPO, ft_env
 
 pytestmark = pytest.mark.fuzz
@@ -136,6 +138,8 @@ SETTINGS_VALID: dict[str, list[Any]] = {
     "CPFFT_RETRY_BACKOFF": ["1"],
     "CPFFT_RETRY_BACKOFF_MAX": ["60"],
     "CPFFT_RETRY_AFTER_MAX": ["600"],
+    "CPFFT_RATE_LIMIT_RETRIES": ["50", "0", "1000"],
+    "CPFFT_RATE_INCREASE": ["0.02", "1"],
     "CPFFT_CSV_DELIMITER": [",", ";", "\t", "|"],
     "CPFFT_OUTPUT_DIR": [""],
     "CPFFT_CSV_FORMULA_GUARD": ["true", "False", "0"],
@@ -385,6 +389,12 @@ def offres_spider(current: Settings, args: dict[str, Any]) -> OffresSpider:
     return spider
 
 
+def window_request(spider: OffresSpider, low: str, high: str):
+    """The probe of the cursor's first window, as the spider sends it."""
+    spider.planner = CursorPlanner(Reading(), low, high, base=spider.base)
+    return spider.fetch(spider.planner.start()[0])
+
+
 def no_control(value: str) -> bool:
     return not any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in value)
 
@@ -511,9 +521,9 @@ def test_offres_arguments(workdir, arguments, with_output_dir):
             assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", query[name]), query[name]
     # The request the spider sends: same host and path, exactly these parameters.
     spider = offres_spider(make_settings(OffresSpider, overrides), parsed)
-    low = spider.base.pop("minCreationDate", None) or "2000-01-01T00:00:00Z"
-    high = spider.base.pop("maxCreationDate", None) or "2026-11-29T00:00:00Z"
-    request = spider.page(Query(1, low, high), 0)
+    low = spider.user_low or "2000-01-01T00:00:00Z"
+    high = spider.user_high or "2026-11-29T00:00:00Z"
+    request = window_request(spider, low, high)
     url = urlsplit(request.url)
     assert (url.scheme, url.netloc, url.path, url.fragment) == (
         "http", "127.0.0.1:9", SEARCH_PATH, "",
@@ -532,7 +542,7 @@ def test_offres_keywords_cannot_inject_parameters(keywords):
     if parsed is None:
         return
     spider = offres_spider(make_settings(OffresSpider), parsed)
-    request = spider.page(Query(1, "2000-01-01T00:00:00Z", "2026-11-29T00:00:00Z"), 0)
+    request = window_request(spider, "2000-01-01T00:00:00Z", "2026-11-29T00:00:00Z")
     sent = parse_qs(urlsplit(request.url).query)
     assert sent["motsCles"] == [parsed["motsCles"]]
     assert set(sent) == {"motsCles", "minCreationDate", "maxCreationDate", "sort", "range"}
@@ -548,7 +558,7 @@ def first_request_host(spidercls: type, current: Settings, parsed: dict[str, Any
         request = spider.api_request("", {}, spider.parse_metadata)
     else:
         spider = offres_spider(current, parsed)
-        request = spider.page(Query(1, "2000-01-01T00:00:00Z", "2026-11-29T00:00:00Z"), 0)
+        request = window_request(spider, "2000-01-01T00:00:00Z", "2026-11-29T00:00:00Z")
     return urlsplit(request.url).hostname
 
 
@@ -575,12 +585,14 @@ def invariant(name: str, value: Any, spidercls: type, parsed: dict[str, Any]) ->
         assert parts.scheme in ("http", "https")
         assert parts.hostname
     elif name in ("CPF_PARTITION_ROWS", "CPF_PARTITION_ATTEMPTS", "RETRY_TIMES",
-                  "FT_INCREMENTAL_OVERLAP"):  # fmt: skip
+                  "FT_INCREMENTAL_OVERLAP", "CPFFT_RATE_LIMIT_RETRIES"):  # fmt: skip
         low, high = {"CPF_PARTITION_ROWS": (1, 1_000_000), "CPF_PARTITION_ATTEMPTS": (1, 20),
-                     "RETRY_TIMES": (0, 100), "FT_INCREMENTAL_OVERLAP": (0, 7 * 86_400)}[name]  # fmt: skip
+                     "RETRY_TIMES": (0, 100), "FT_INCREMENTAL_OVERLAP": (0, 7 * 86_400),
+                     "CPFFT_RATE_LIMIT_RETRIES": (0, 1000)}[name]  # fmt: skip
         assert low <= current.getint(name) <= high
     elif name in ("DOWNLOAD_TIMEOUT", "CPFFT_RETRY_BACKOFF", "CPFFT_RETRY_BACKOFF_MAX",
-                  "CPFFT_RETRY_AFTER_MAX", "CPFFT_PROGRESS_INTERVAL", "FT_MAX_RPS"):  # fmt: skip
+                  "CPFFT_RETRY_AFTER_MAX", "CPFFT_PROGRESS_INTERVAL", "FT_MAX_RPS",
+                  "CPFFT_RATE_INCREASE"):  # fmt: skip
         number = current.getfloat(name)
         assert 0 < number < math.inf
         if name == "FT_MAX_RPS":
@@ -630,6 +642,7 @@ TYPED_SETTINGS = [
     "FT_API_URL", "DOWNLOAD_TIMEOUT", "RETRY_TIMES", "CPFFT_RETRY_BACKOFF",
     "CPFFT_RETRY_BACKOFF_MAX", "CPFFT_RETRY_AFTER_MAX", "CPFFT_CSV_DELIMITER",
     "CPFFT_CSV_FORMULA_GUARD", "CPFFT_PROGRESS_INTERVAL", "LOG_LEVEL",
+    "CPFFT_RATE_LIMIT_RETRIES", "CPFFT_RATE_INCREASE",
 ]  # fmt: skip
 
 

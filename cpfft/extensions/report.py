@@ -198,7 +198,13 @@ class RunReport:
         lines = [
             f"Run summary ({spider.name}): {outcome.upper()} (finish reason: {reason})",
             f"  rows written:       {count(written)}"
-            + (f" of {count(total)} expected" if total else "")
+            # Never "N of M expected" with N < M under COMPLETE: the spider explains the
+            # difference (offers withdrawn during the run) in its own lines.
+            + (
+                f" of {count(total)} expected"
+                if total and not (outcome == "complete" and written < total)
+                else ""
+            )
             + f" → {', '.join(map(str, feeds))}",
             f"  duplicates removed: {count(stats.get_value('cpfft/dropped/duplicate', 0))}",
             *(
@@ -218,9 +224,31 @@ class RunReport:
             retries += f", {count(refetched)} partitions fetched again"
         lines += [
             f"  API calls:          {calls} ({retries})",
+            *self.rate_lines(all_stats),
+            *getattr(spider, "summary_lines", lambda outcome: [])(outcome),
             f"  elapsed:            {duration(time.monotonic() - self.started)}",
         ]
         lines += [f"  missing:            {p}" for p in stats.get_value("cpfft/problems") or []]
+        return lines
+
+    @staticmethod
+    def rate_lines(stats: dict[str, Any]) -> list[str]:
+        """The pace each rate-capped slot settled on (cpfft.middlewares.pace)."""
+        lines = []
+        for key in sorted(k for k in stats if k.startswith("cpfft/rate/") and k.endswith("/cap")):
+            slot = key.removeprefix("cpfft/rate/").removesuffix("/cap")
+            limited = stats.get(f"cpfft/rate/{slot}/429", 0)
+            line = (
+                f"  rate:               {stats.get(f'cpfft/rate/{slot}/settled')} req/s sustained"
+                f" (cap {stats[key]:g})"
+            )
+            if limited:
+                held = stats.get(f"cpfft/rate/{slot}/held_seconds", 0)
+                line += (
+                    f": {limited} × 429, every request held {held:.1f} s in all; set FT_MAX_RPS "
+                    "to the sustained rate to avoid them"
+                )
+            lines.append(line)
         return lines
 
     def engine_stopped(self) -> None:

@@ -54,6 +54,11 @@ class ApiSpider(scrapy.Spider):
     def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def summary_lines(self, outcome: str) -> list[str]:
+        """Lines the run summary adds for this spider (``outcome``: complete, incomplete
+        or failed), e.g. what was calibrated and checked."""
+        return []
+
     @classmethod
     def output_label(cls, args: dict[str, Any]) -> str | None:
         """A word added to the name of timestamped output files (see cpfft.output)."""

@@ -1,29 +1,16 @@
 """``scrapy crawl offres -a motsCles=python -a region=11 -O offres.csv``: every matching offer.
 
-The search API returns windows of 150 offers and no window may start after
-index 3000, so one query reaches at most 3 150 offers. This spider goes past
-that cap with a **creation-date cursor** instead of guessing partitions:
+The spider only turns decisions into requests; the decisions live in pure modules:
 
-1. The crawl's time ``t0`` is fixed at start; every query carries
-   ``minCreationDate`` (the user's, or ``FT_OLDEST_CREATION``) and
-   ``maxCreationDate`` (the user's, or ``t0``) and ``sort=1`` (newest first).
-   Offers published while the crawl runs are after ``t0``: they cannot shift
-   the windows, so they cause neither losses nor duplicates.
-2. Page 0 of a query is its probe: ``Content-Range`` gives the total. Up to
-   3 150 offers: the other pages are fetched, done. Beyond: pages up to index
-   3149 are fetched, and the creation time ``D`` of offer 3149 becomes the
-   ``maxCreationDate`` of the next query (bounds are inclusive to the second,
-   so offers created in second ``D`` come twice and are deduplicated by id).
-   The pages of a query go from the last to the first (the cursor page first):
-   an offer withdrawn during the crawl then moves later offers only into pages
-   not fetched yet, so none is missed.
-3. If more than 3 150 offers share one second, that second is split by a
-   facet whose counts cover it entirely (``typeContrat`` — unless the query
-   filters on ``natureContrat``, which the API ORs with it — then
-   ``experience``, ``qualification``).
-
-Requests ≈ ⌈N/150⌉ plus one probe per 3 150 offers; the probe of each query
-is also its first page, so almost nothing is wasted.
+1. Page 0 of the whole query, newest first. If it holds every offer (≤ 150), done.
+2. Otherwise the **calibration** (:mod:`cpfft.offres.calibration`, a handful of
+   calls on the national query) measures how the API reads creation-date bounds
+   (zone, inclusive or exclusive upper bound, precision) and the window cap.
+3. The **cursor** (:mod:`cpfft.offres.cursor`) splits the query into creation-date
+   windows the API can page through, newest first, from ``t0`` (fixed at the
+   start: offers published during the crawl shift nothing), and checks every window
+   against the API's own counts. The run is COMPLETE only if every check passes;
+   otherwise the summary says how many offers are missing and between which dates.
 
 Under ``CPFFT_OUTPUT_DIR`` each query keeps a state (:mod:`cpfft.incremental`):
 a complete run writes what changed since the previous one, and
@@ -34,10 +21,8 @@ late), skipping the offers of the overlap that the state already holds.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -45,16 +30,13 @@ from urllib.parse import urlencode
 
 import scrapy
 from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 
 from cpfft.cleaning import clean_date
 from cpfft.config import check_base_url, check_url, shown_setting
 from cpfft.credentials import load_credentials
 from cpfft.francetravail import (
-    MAX_START,
-    REACHABLE,
     SEARCH_PARAMS,
-    WINDOW,
-    api_date,
     api_query,
     check_combinations,
     offre_from_api,
@@ -64,6 +46,9 @@ from cpfft.francetravail import (
 from cpfft.incremental import QueryState, StateError
 from cpfft.items import OFFRE_HEADERS, Offre
 from cpfft.middlewares.retry import JSON_META, response_json
+from cpfft.offres.bounds import Reading, parse_created, utc_text
+from cpfft.offres.calibration import Calibration, Probe, Seen, cap_from_message
+from cpfft.offres.cursor import TOP, WINDOW, CursorPlanner, Fetch
 from cpfft.output import changes_file, output_dir
 from cpfft.params import ConfigurationError, integer, parse_arguments, shown
 from cpfft.resume import Journal
@@ -71,6 +56,7 @@ from cpfft.runstate import is_stopping, mark_incomplete
 from cpfft.spiders._base import ApiSpider, describe_failure
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
@@ -79,30 +65,10 @@ logger = logging.getLogger(__name__)
 
 SEARCH_PATH = "/partenaire/offresdemploi/v2/offres/search"
 OAUTH = "cpfft.middlewares.oauth.OAuth2TokenMiddleware"
-SPLIT_FACETS = ("typeContrat", "experience", "qualification", "natureContrat")
 OAUTH_ENDPOINT_DEFAULT = (
     "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire"
 )
-PROBE_PRIORITY = 100  # above every page (first // WINDOW ≤ 20): each probe starts at once
-
-
-@dataclass
-class Query:
-    """One search query: the user's filters, a creation-date window, maybe a facet value."""
-
-    number: int
-    low: str
-    high: str
-    extra: dict[str, str] = field(default_factory=dict)
-    tried: tuple[str, ...] = ()
-    total: int | None = None
-    pages: set[int] = field(default_factory=set)  # first indexes scheduled
-    done: set[int] = field(default_factory=set)
-    failed: dict[int, str] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        facet = "".join(f", {k}={v}" for k, v in self.extra.items())
-        return f"query {self.number} (created {self.low} to {self.high}{facet})"
+WHOLE_FIRST = Fetch(TOP, 0, WINDOW - 1, 100, "first")  # page 0 of the whole query
 
 
 def check_rate(settings: BaseSettings) -> float:
@@ -195,41 +161,49 @@ class OffresSpider(ApiSpider):
 
     def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
         slot = settings.get("FT_DOWNLOAD_SLOT", "francetravail")
-        # One slot for the token host and the API host: the quota is per application
-        # and counts token calls. A slot delay is a hard cap on request starts (one per
-        # delay); no jitter, which would allow bursts. Concurrency only has to cover
-        # the latency at that rate. (Settings are not frozen yet while spiders are made.)
+        # One slot for the token host and the API host: the quota is per application and
+        # counts token calls. Its pace (FT_MAX_RPS, and the holds after a 429) is kept by
+        # cpfft.middlewares.pace; concurrency only has to cover the latency at that rate.
+        # (Settings are not frozen yet while spiders are made.)
         slots = settings.getdict("DOWNLOAD_SLOTS")
-        slots[slot] = {"delay": 1.0 / check_rate(settings), "concurrency": 32, "jitter": 0}
+        slots[slot] = {"delay": 0, "concurrency": 32, "jitter": 0}
         settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
         self.slot = slot
         self.args = args
         self.search_url = check_base_url(settings, "FT_API_URL") + SEARCH_PATH
         self.base = api_query(args)
+        self.user_low = self.base.pop("minCreationDate", None)
+        self.user_high = self.base.pop("maxCreationDate", None)
         self.oldest = settings.get("FT_OLDEST_CREATION")
         self.max_offers: int | None = args["max_offers"]
         self.progress_total: int | None = None
-        self.queries: list[Query] = []
-        self.numbers = itertools.count(1)
-        self.reserved = 0  # offers the scheduled pages can bring (max_offers budget)
         self.written: set[str] = set()
+        self.calibration: Calibration | None = None
+        self.steps: Any = None
+        self.planner: CursorPlanner | None = None
         # The query's state under CPFFT_OUTPUT_DIR (not for runs cut short on purpose).
         run_output = settings.get("CPFFT_RUN_OUTPUT")
         self.query_state: QueryState | None = None
         if run_output and self.max_offers is None and not args["publieeDepuis"]:
             api = check_base_url(settings, "FT_API_URL")
-            self.query_state = QueryState(Path(run_output).parent, api, dict(self.base))
+            self.query_state = QueryState(Path(run_output).parent, api, dict(api_query(args)))
         self.overlap = check_overlap(settings)
         self.incremental = False
+        self.since: int | None = None  # -a depuis=dernier: epoch second the window starts at
         self.partial_output = False  # read by RunReport: latest.csv stays on a whole extraction
-        self.t0 = ""
+        self.t0 = 0  # epoch second: no offer created later is part of this run
 
-    # ------------------------------------------------------------ requests
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OffresSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        return spider
+
+    # ------------------------------------------------------------ start
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # Bounds are inclusive to the second: stop one second before now, so that no
-        # offer published from now on can fall inside a window and shift its pages.
-        t0 = api_date(datetime.now(UTC) - timedelta(seconds=1))
+        # One second before now: no offer published from now on falls inside a window.
+        t0 = utc_text(int(datetime.now(UTC).timestamp()) - 1)
         if self.args["sort"] not in (None, "1"):
             logger.warning(
                 "-a sort=%s ignored: offers are fetched newest first (sort=1)", self.args["sort"]
@@ -239,21 +213,24 @@ class OffresSpider(ApiSpider):
             # A resumed run plans the same windows: same upper bound as the first attempt.
             t0 = journal.get("t0") or t0
             journal.set("t0", t0)
-        low = self.base.pop("minCreationDate", None) or self.oldest
-        high = self.base.pop("maxCreationDate", None) or t0
-        self.t0 = high
+        self.t0 = int(parse_api_date(t0).timestamp())
         if self.query_state is not None:
             try:
-                low = self.open_state(low)
+                self.open_state()
             except StateError as exc:
                 logger.error("%s", exc)
                 mark_incomplete(self.crawler, str(exc))
                 self.query_state = None
                 return
-        yield self.probe(Query(next(self.numbers), low, high))
+        whole = {} if self.since is None else {"minCreationDate": utc_text(self.since),
+                                                "maxCreationDate": utc_text(self.t0 + 86_400)}  # fmt: skip
+        if self.user_low:
+            whole = {"minCreationDate": self.user_low, "maxCreationDate": self.user_high}
+        self.whole = whole
+        yield self.request(WHOLE_FIRST, {**self.base, **whole, "sort": "1", "range": "0-149"})
 
-    def open_state(self, low: str) -> str:
-        """Take the query's state; return where the creation-date window starts."""
+    def open_state(self) -> None:
+        """Take the query's state; with -a depuis=dernier, where the window starts."""
         state = self.query_state
         assert state is not None
         state.open()
@@ -262,80 +239,171 @@ class OffresSpider(ApiSpider):
         if resumed:  # the rows the interrupted attempt wrote are part of this run too
             state.record_file(Path(resumed), self.crawler.settings.get("CPFFT_CSV_DELIMITER", ","))
         if not self.args["depuis"]:
-            return low
+            return
         if state.last_t0 is None:
             logger.warning(
                 "-a depuis=dernier: no complete run of this query yet, so this run extracts "
                 "every matching offer"
             )
-            return low
+            return
         since = parse_api_date(state.last_t0) - timedelta(seconds=self.overlap)
+        self.since = int(since.timestamp())
         self.incremental = self.partial_output = True
         logger.info(
             "-a depuis=dernier: offers created since %s (last complete run of this query, "
             "minus %d s for offers indexed late)",
-            api_date(since),
+            utc_text(self.since),
             self.overlap,
         )
-        return max(low, api_date(since))
 
-    def probe(self, query: Query) -> scrapy.Request:
-        self.queries.append(query)
-        return self.page(query, 0, priority=PROBE_PRIORITY)
-
-    def page(self, query: Query, first: int, priority: int | None = None) -> scrapy.Request:
-        if priority is None:
-            # The pages of a window are fetched from the last to the first: an offer
-            # withdrawn meanwhile moves the later offers into pages not fetched yet
-            # (one may come twice, deduplicated), never into one already fetched.
-            priority = first // WINDOW
-        query.pages.add(first)
-        params = {**self.base, **query.extra, "minCreationDate": query.low,
-                  "maxCreationDate": query.high, "sort": "1", "range": f"{first}-{first + WINDOW - 1}"}  # fmt: skip
+    def request(self, fetch: Fetch | Probe, params: dict[str, str]) -> scrapy.Request:
+        calibrating = isinstance(fetch, Probe)
         return scrapy.Request(
             f"{self.search_url}?{urlencode(params)}",
-            callback=self.parse_page,
+            callback=self.parse_calibration if calibrating else self.parse_page,
             errback=self.on_error,
             headers={"Accept": "application/json"},
             meta={
-                "query": query.number,
-                "first": first,
+                "fetch": fetch,
                 "download_slot": self.slot,
+                "handle_httpstatus_list": [400],
                 JSON_META: True,
             },
-            priority=priority,
+            priority=100 if calibrating else fetch.priority,
             dont_filter=True,
         )
 
+    def fetch(self, fetch: Fetch) -> scrapy.Request:
+        assert self.planner is not None
+        return self.request(fetch, self.planner.params(fetch))
+
     # ------------------------------------------------------------ responses
 
-    def parse_page(self, response: Response) -> Iterator[Offre | scrapy.Request]:
-        query = self.queries[response.meta["query"] - 1]
-        first = response.meta["first"]
-        offers: list[dict[str, Any]] = []
-        facets: list[Any] = []
+    def read(self, response: Response) -> tuple[int, list[dict[str, Any]], list[Any], str]:
+        """(total, offers, facets, error): ``error`` is a 400's message or a broken body."""
+        data: Any = {}
         if response.status != 204 and response.body:
             try:
                 data = response_json(response)
             except ValueError:
-                query.failed[first] = "the answer is not JSON"
-                logger.error("%s, offers from %d: the answer is not JSON", query.describe(), first)
-                return
-            offers = [o for o in data.get("resultats") or [] if isinstance(o, dict)]
-            facets = data.get("filtresPossibles") or []
+                return 0, [], [], "the answer is not JSON"
+        if not isinstance(data, dict):
+            return 0, [], [], "the answer is not a JSON object"
+        if response.status == 400:
+            return 0, [], [], str(data.get("message") or "HTTP 400")
+        offers = [o for o in data.get("resultats") or [] if isinstance(o, dict)]
         window = parse_content_range(response.headers.get(b"Content-Range"))
-        if window is not None:
-            total = window[2]
-        elif first == 0:
-            total = len(offers)  # 204 without header, or a complete 200 without one
+        # A 204 without the header, or a complete 200 without one: the page is the total.
+        total = window[2] if window is not None else len(offers)
+        return total, offers, data.get("filtresPossibles") or [], ""
+
+    def parse_page(self, response: Response) -> Iterator[Offre | scrapy.Request]:
+        fetch: Fetch = response.meta["fetch"]
+        total, offers, facets, error = self.read(response)
+        if fetch.purpose == "first":
+            yield from self.on_first(total, offers, error)
+            return
+        planner = self.planner
+        assert planner is not None
+        if error:
+            cap = cap_from_message(error) if response.status == 400 else None
+            if cap is not None:
+                logger.info("the API takes windows up to %d only: smaller windows from now on", cap)
+                for follow in planner.lower_cap(cap):
+                    yield self.fetch(follow)
+                return
+            planner.failure(fetch, f"HTTP {response.status}: {error}")
+            return
+        if fetch.purpose == "page":
+            yield from self.offers(offers)
+        created = []
+        for offer in offers:
+            try:
+                created.append((str(offer["id"]), parse_created(offer["dateCreation"])))
+            except (KeyError, TypeError, ValueError):
+                continue  # reported as missing by the checks if it matters
+        for follow in planner.answer(fetch, total, created, facets):
+            yield self.fetch(follow)
+        while planner.notes:
+            logger.info("%s", planner.notes.pop(0))
+
+    def on_first(self, total: int, offers: list[dict[str, Any]], error: str) -> Iterator[Any]:
+        """Page 0 of the whole query: the total, and all of it when it fits in one page."""
+        if error:
+            message = f"the first page of the query failed: {error}"
+            logger.error("%s", message)
+            mark_incomplete(self.crawler, message)
+            return
+        self.progress_total = total if self.max_offers is None else min(total, self.max_offers)
+        self.crawler.stats.set_value("cpfft/offers_matching", total)
+        logger.info("%d offers match; fetching them %d per call", total, WINDOW)
+        if total <= len(offers):
+            yield from self.offers(offers)  # one page holds the whole query: nothing to prove
+            return
+        if self.max_offers is not None:
+            # A sample proves nothing and needs no calibration: the newest offers, read
+            # as if the API took bounds in UTC.
+            yield from self.start_cursor(Reading(), 3000)
+            return
+        settings = self.crawler.settings
+        self.calibration = Calibration(self.t0 * 1000, settings.get("FT_OLDEST_CREATION"))
+        self.steps = self.calibration.steps()
+        yield self.probe(next(self.steps))
+
+    def probe(self, probe: Probe) -> scrapy.Request:
+        return self.request(probe, {**probe.params, "sort": "1"})
+
+    def parse_calibration(self, response: Response) -> Iterator[scrapy.Request]:
+        total, offers, _, error = self.read(response)
+        created = []
+        for offer in offers:
+            try:
+                created.append((str(offer["id"]), parse_created(offer["dateCreation"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+        try:
+            probe = self.steps.send(Seen(response.status, total, created, error))
+        except StopIteration:
+            yield from self.calibrated()
+            return
+        yield self.probe(probe)
+
+    def calibrated(self) -> Iterator[scrapy.Request]:
+        calibration = self.calibration
+        assert calibration is not None
+        stats = self.crawler.stats
+        stats.set_value("cpfft/calibration/calls", calibration.calls)
+        reading = calibration.reading
+        if reading is None:
+            reading = Reading()
+            logger.warning(
+                "Calibration: %s; assuming %s (the checks will tell)",
+                calibration.failure,
+                reading.describe(),
+            )
         else:
-            total = query.total or 0
-        yield from self.offers(offers)
-        query.done.add(first)
-        if first == 0:
-            yield from self.on_probe(query, total, facets)
-        if first == MAX_START and query.total is not None and query.total > REACHABLE:
-            yield from self.next_query(query, offers)
+            logger.info(
+                "Calibration (%d calls): %s", calibration.calls, "; ".join(calibration.notes)
+            )
+        stats.set_value("cpfft/calibration/reading", reading.describe())
+        stats.set_value("cpfft/calibration/window_cap", calibration.cap)
+        yield from self.start_cursor(reading, calibration.cap)
+
+    def start_cursor(self, reading: Reading, cap: int) -> Iterator[scrapy.Request]:
+        low = self.user_low or self.oldest
+        if self.since is not None:  # the whole query, now written as the API reads bounds
+            low = reading.encode_min(self.since)
+            self.whole = {"minCreationDate": low,
+                          "maxCreationDate": reading.encode_max(self.t0 + 86_400)}  # fmt: skip
+        high = reading.encode_max(self.t0)
+        top_check = True
+        if self.user_high and reading.decode(self.user_high) <= self.t0 * 1000:
+            high, top_check = self.user_high, False  # window 1 is the whole query
+        self.planner = CursorPlanner(reading, low, high, cap=cap, base=self.base,
+                                     whole=self.whole, top_check=top_check,
+                                     budget=self.max_offers)  # fmt: skip
+        for fetch in self.planner.start():
+            yield self.fetch(fetch)
 
     def offers(self, rows: list[dict[str, Any]]) -> Iterator[Offre]:
         for data in rows:
@@ -351,78 +419,15 @@ class OffresSpider(ApiSpider):
                 self.written.add(offer_id)
             yield offre_from_api(data)
 
-    def on_probe(self, query: Query, total: int, facets: list[Any]) -> Iterator[scrapy.Request]:
-        query.total = total
-        if self.progress_total is None:
-            self.progress_total = total if self.max_offers is None else min(total, self.max_offers)
-            self.crawler.stats.set_value("cpfft/offers_matching", total)
-            logger.info("%d offers match; fetching them %d per call", total, WINDOW)
-        reachable = min(total, REACHABLE)
-        if total > REACHABLE and query.high == query.low:
-            yield from self.split_second(query, facets)
+    def on_idle(self) -> None:
+        """Checks still waiting for a count: ask for it before the spider closes."""
+        if self.planner is None or is_stopping(self.crawler):
             return
-        self.reserved += min(WINDOW, reachable)
-        firsts = list(range(WINDOW, reachable, WINDOW))
-        if total > REACHABLE:
-            # The cursor page first: it tells where the next query starts.
-            firsts = [MAX_START] + [f for f in firsts if f != MAX_START]
-        for first in firsts:
-            if self.budget_spent():
-                return
-            self.reserved += min(WINDOW, reachable - first)
-            yield self.page(query, first)
-
-    def budget_spent(self) -> bool:
-        return self.max_offers is not None and self.reserved >= self.max_offers
-
-    def next_query(self, query: Query, offers: list[dict[str, Any]]) -> Iterator[scrapy.Request]:
-        if self.budget_spent() or not offers:
-            return
-        try:
-            last = parse_api_date(offers[-1]["dateCreation"])
-        except (KeyError, TypeError, ValueError):
-            query.failed[MAX_START] = "offer 3149 has no usable dateCreation"
-            return
-        high = api_date(last)
-        if high == query.high:
-            # More than 3 150 offers up to one second: that second needs a facet split.
-            yield self.probe(Query(next(self.numbers), high, high, dict(query.extra), query.tried))
-            low = query.low
-            before = api_date(datetime.fromtimestamp(last.timestamp() - 1, UTC))
-            if low <= before:
-                yield self.probe(
-                    Query(next(self.numbers), low, before, dict(query.extra), query.tried)
-                )
-            return
-        yield self.probe(Query(next(self.numbers), query.low, high, dict(query.extra), query.tried))
-
-    def split_second(self, query: Query, facets: list[Any]) -> Iterator[scrapy.Request]:
-        """Split a one-second window holding more than 3 150 offers by a covering facet."""
-        counts = {f.get("filtre"): f.get("agregation") or [] for f in facets if isinstance(f, dict)}
-        for facet in SPLIT_FACETS:
-            if facet in query.tried or facet in query.extra:
-                continue
-            if facet == "typeContrat" and "natureContrat" in self.base:
-                continue  # the API ORs typeContrat with natureContrat
-            if facet == "natureContrat" and "typeContrat" in self.base:
-                continue
-            values = {
-                str(a.get("valeurPossible")): a.get("nbResultats", 0) for a in counts.get(facet, [])
-            }
-            if not values or sum(values.values()) != query.total or "X" in values:
-                continue  # offers without a value would be lost
-            logger.info(
-                "%s: %d offers in one second, split by %s", query.describe(), query.total, facet
-            )
-            for value in sorted(values):
-                extra = {**query.extra, facet: value}
-                yield self.probe(
-                    Query(next(self.numbers), query.low, query.high, extra, (*query.tried, facet))
-                )
-            query.done.update(query.pages)
-            return
-        query.failed[-1] = f"{query.total} offers created in one second and no facet splits them"
-        logger.error("%s: %s", query.describe(), query.failed[-1])
+        pending = self.planner.pending()
+        for fetch in pending:
+            self.crawler.engine.crawl(self.fetch(fetch))
+        if pending:
+            raise DontCloseSpider
 
     # ------------------------------------------------------------ end of run
 
@@ -435,7 +440,7 @@ class OffresSpider(ApiSpider):
             state.close()  # incomplete: the next run compares with the same snapshot
             return []
         delimiter = self.crawler.settings.get("CPFFT_CSV_DELIMITER", ",")
-        changes = state.commit(csv_path, self.t0, self.incremental, delimiter)
+        changes = state.commit(csv_path, utc_text(self.t0), self.incremental, delimiter)
         for name in ("added", "updated", "withdrawn"):
             if getattr(changes, name) is not None:
                 self.crawler.stats.set_value(f"cpfft/changes/{name}", getattr(changes, name))
@@ -445,25 +450,59 @@ class OffresSpider(ApiSpider):
             lines.append(f"  already known:      {known} offers of the overlap, not written again")
         return lines
 
+    def summary_lines(self, outcome: str) -> list[str]:
+        """The calibration and the checks, for the run summary."""
+        lines = []
+        calibration, planner = self.calibration, self.planner
+        if calibration is not None:
+            reading = calibration.reading
+            what = reading.describe() if reading else f"failed ({calibration.failure})"
+            lines.append(
+                f"  calibration:        {calibration.calls} calls: {what}; windows up to "
+                f"{calibration.cap}"
+            )
+        if planner is not None:
+            accounts = planner.accounts
+            extra = []
+            if accounts.refetched:
+                extra.append(f"{accounts.refetched} pages fetched again after withdrawals")
+            if accounts.counts:
+                extra.append(f"{accounts.counts} counts asked")
+            lines.append(
+                f"  checks:             {accounts.checks_passed} passed against the API's counts "
+                f"over {accounts.windows} windows" + (f" ({', '.join(extra)})" if extra else "")
+            )
+        written = self.crawler.stats.get_value("item_scraped_count", 0)
+        total = self.progress_total
+        if outcome == "complete" and total and written < total and self.max_offers is None:
+            lines.append(
+                f"  withdrawn meanwhile: {total - written} of the {total} offers matching at the "
+                "start were withdrawn before their turn (the checks account for them)"
+            )
+        return lines
+
     # ------------------------------------------------------------ failures
 
     def on_error(self, failure: Failure) -> None:
-        request = failure.request
-        query = self.queries[request.meta["query"] - 1]
-        first = request.meta["first"]
+        fetch = failure.request.meta["fetch"]
         reason = describe_failure(failure)
-        query.failed[first] = reason
+        if isinstance(fetch, Probe):  # calibration: go on with what is known, the checks tell
+            assert self.calibration is not None
+            self.calibration.failure = f"a calibration call failed: {reason}"
+            self.calibration.reading = None
+            if not is_stopping(self.crawler):
+                yield from self.calibrated()
+            return
+        if fetch.purpose == "first":
+            message = f"the first page of the query failed: {reason}"
+            if not is_stopping(self.crawler):
+                logger.error("%s", message)
+            mark_incomplete(self.crawler, message)
+            return
+        assert self.planner is not None
+        self.planner.failure(fetch, reason)
         if not is_stopping(self.crawler):
-            logger.error("%s, offers from %d: %s", query.describe(), first, reason)
-            if first == 0:
-                mark_incomplete(self.crawler, f"{query.describe()}: {reason}")
+            logger.error("offers %d-%d: %s", fetch.first, fetch.last, reason)
 
     def unfinished_work(self) -> list[str]:
-        missing = []
-        for query in self.queries:
-            for first in sorted(query.pages - query.done):
-                reason = query.failed.get(first, "not fetched (run stopped)")
-                missing.append(f"{query.describe()}, offers {first}-{first + WINDOW - 1}: {reason}")
-            if -1 in query.failed:
-                missing.append(f"{query.describe()}: {query.failed[-1]}")
-        return missing
+        return [] if self.planner is None else self.planner.unfinished()
