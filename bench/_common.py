@@ -23,10 +23,12 @@ def start_emulator(api: str, *options: str) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
-def admin(url: str, action: str) -> dict:
-    """``stats`` (GET) or ``reset`` (POST) on the emulator's admin API."""
-    method = "POST" if action == "reset" else "GET"
-    request = urllib.request.Request(f"{url}/_emulator/{action}", method=method)
+def admin(url: str, action: str, body: dict | None = None) -> dict:
+    """``stats`` (GET), ``reset`` (POST) or ``config`` (POST ``body``: knobs to set) on the
+    emulator's admin API."""
+    method = "POST" if action == "reset" or body is not None else "GET"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{url}/_emulator/{action}", data=data, method=method)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 

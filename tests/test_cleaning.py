@@ -81,3 +81,25 @@ def test_numbers(raw, kind, clean):
 def test_bad_numbers(raw):
     with pytest.raises(BadNumber):
         clean_number(raw, "float")
+
+
+def _normalize_lines_reference(value: str) -> str:
+    """normalize_lines as first written (str.translate, line by line): the faster one
+    must give the very same cells."""
+    from cpfft.cleaning import _NEWLINES, _RUNS_OF_SPACES, _SPACES
+
+    value = _NEWLINES.sub("\n", value).translate(_SPACES)
+    lines = (_RUNS_OF_SPACES.sub(" ", line).strip() for line in value.split("\n"))
+    return "\n".join(line for line in lines if line and line != "-")
+
+
+def test_normalize_lines_is_byte_for_byte_the_reference():
+    import random
+
+    from cpfft.cleaning import _SPACES, normalize_lines
+
+    rng = random.Random(11)
+    alphabet = [*map(chr, _SPACES), " ", "\n", "\r", "-", "a", "é", "’", "\u2028", "x", "\u00a0"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        assert normalize_lines(text) == _normalize_lines_reference(text), repr(text)

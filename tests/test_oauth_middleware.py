@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 from scrapy import Request
@@ -183,3 +184,20 @@ def test_disabled_unless_the_spider_asks():
     crawler = get_crawler(settings_dict={"FT_OAUTH_ENABLED": False})
     with pytest.raises(NotConfigured):
         OAuth2TokenMiddleware.from_crawler(crawler)
+
+
+def test_a_request_that_waited_for_a_token_is_paced_again(make):
+    # Paced, then parked while the token was fetched: it must go through the pace again
+    # (with the others), not start at once with every other request that waited.
+    mw = make()
+    paced = []
+
+    class Pace:
+        async def pace_again(self, request):
+            paced.append(request.url)
+
+    mw.crawler.engine.downloader.middleware.middlewares = [Pace()]
+    with mock.patch("cpfft.middlewares.oauth.PaceMiddleware", Pace):
+        run(mw.process_request(Request(API + "/a")))
+        run(mw.process_request(Request(API + "/b")))  # the token is valid: no wait
+    assert paced == [API + "/a"]

@@ -51,6 +51,7 @@ GENERATION = "cpfft_token_generation"
 RETRIED_401 = "cpfft_401_retries"
 STALE_401 = "cpfft_stale_401_retries"
 STALE_401_MAX = 8
+TOKEN_PRIORITY = 1000
 INVALID_CLIENT_HELP = (
     "France Travail refused the credentials (invalid_client). Usual causes: (1) the API "
     "« Offres d'emploi v2 » is not attached to your application on francetravail.io; (2) its "
@@ -102,11 +103,11 @@ class OAuth2TokenMiddleware:
         if is_stopping(self.crawler):
             raise IgnoreRequest("crawl stopping")
         if await self.ensure_token():
-            # The request was paced before it waited for the new token: a 429 may have
-            # asked every request to wait meanwhile.
+            # Paced before it waited for the new token, with others: paced again, so
+            # they do not all start at once (nor inside a 429's wait that came meanwhile).
             pace = self.crawler.get_downloader_middleware(PaceMiddleware)
             if pace is not None:
-                await pace.wait_hold(request)
+                await pace.pace_again(request)
         if self.token is None:
             raise IgnoreRequest("no France Travail token")
         request.headers[b"Authorization"] = f"Bearer {self.token}".encode()
@@ -177,6 +178,7 @@ class OAuth2TokenMiddleware:
             },
             callback=NO_CALLBACK,
             dont_filter=True,
+            priority=TOKEN_PRIORITY,  # ahead of every request waiting for it to be paced
             meta={TOKEN_REQUEST: True, "dont_obey_robotstxt": True, "download_slot": self.slot},
         )
         self.crawler.stats.inc_value("cpfft/oauth/token_requests")

@@ -8,7 +8,8 @@ per-second limiter too. Both say how long to wait (``Retry-After``, or Opendatas
 request gets its token once it may start, not before a wait):
 
 - spaces the starts of the requests of one download slot (the API host, or the
-  slot the spider names in ``request.meta["download_slot"]``) at ``1 / rate``;
+  slot the spider names in ``request.meta["download_slot"]``) at ``1 / rate`` on
+  average, one at a time, the highest priority first;
   only ``FT_DOWNLOAD_SLOT`` has a rate (``FT_MAX_RPS``: token calls count too);
 - on a 429, holds **every** request of that slot until the wait is over (none is
   sent inside it), and lowers the slot's rate by half (at most once per wait: the
@@ -28,6 +29,8 @@ The rate the run settled on, its lowest, and the seconds held are in the stats
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import math
 import time
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 
 SENT_AT = "cpfft_sent_at"
 DEFAULT_WAIT = 1.0  # a 429 without any hint: the limiters refill every second
+BURST = 2.0  # starts a slot may catch up on at once after a late one
 
 
 @dataclass
@@ -59,7 +63,8 @@ class Pace:
     increase: float = 0.02  # fraction of the rate, after each success
     decrease: float = 0.5
     min_rate: float = 0.2
-    next_at: float = 0.0
+    tokens: float = 1.0
+    stamp: float | None = None
     held_until: float = 0.0
     last_decrease: float = -math.inf
     lowest: float = 0.0
@@ -72,24 +77,34 @@ class Pace:
     def __post_init__(self) -> None:
         self.rate = self.lowest = self.max_rate or 0.0
 
-    def reserve(self, now: float) -> float:
-        """When the next request may start (≥ now); books that start."""
-        start = max(now, self.next_at, self.held_until)
-        if self.max_rate:
-            self.next_at = start + 1.0 / self.rate
-        return start
+    def delay(self, now: float) -> float:
+        """Seconds until a request may start: a hold, or the pace. The pace is a token
+        bucket of ``BURST`` starts refilled at the rate: a start a busy event loop made
+        late can be caught up on (the average never exceeds the rate), without bursts
+        that an API's own bucket would notice."""
+        if now < self.held_until:
+            return self.held_until - now
+        if not self.max_rate:
+            return 0.0
+        if self.stamp is not None:
+            self.tokens = min(BURST, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        # (A hair below 1 counts as 1: float sums of refills must not wait forever.)
+        return 0.0 if self.tokens >= 1.0 - 1e-9 else (1.0 - self.tokens) / self.rate
 
-    def started(self, now: float) -> None:
-        """A request really starts now: the next one not before ``1 / rate`` from now,
-        even if this one started late (a busy event loop must not cause a burst)."""
+    def take(self, now: float) -> None:
+        """A request starts now."""
         if self.max_rate:
-            self.next_at = max(self.next_at, now + 1.0 / self.rate)
+            self.delay(now)
+            self.tokens -= 1.0
 
     def on_limited(self, now: float, sent_at: float | None, wait: float) -> None:
         until = now + wait
         if until > self.held_until:
             self.held += until - max(now, self.held_until)
             self.held_until = until
+            # After the hold, one start at a time again: no catching up on the wait.
+            self.tokens, self.stamp = 1.0, until
         self.limited += 1
         if self.max_rate and (sent_at is None or sent_at >= self.last_decrease):
             self.rate = max(self.min_rate, self.rate * self.decrease)
@@ -148,6 +163,33 @@ def advertised_rate(response: Response) -> float | None:
     return None
 
 
+class Gate:
+    """One request at a time, the highest ``priority`` first (then first come): the
+    requests already past the scheduler keep its order, and a probe the spider just
+    yielded overtakes the pages already waiting."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.arrivals = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if not self.busy and not self.waiting:
+            self.busy = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.waiting, (-priority, next(self.arrivals), turn))
+        await turn  # the gate is handed over: busy stays True
+
+    def release(self) -> None:
+        while self.waiting:
+            _, _, turn = heapq.heappop(self.waiting)
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.busy = False
+
+
 class PaceMiddleware:
     def __init__(self, crawler: Crawler):
         settings = crawler.settings
@@ -157,7 +199,7 @@ class PaceMiddleware:
         self.increase = settings.getfloat("CPFFT_RATE_INCREASE", 0.02)
         self.longest = settings.getfloat("CPFFT_RETRY_AFTER_MAX", 600.0)
         self.paces: dict[str, Pace] = {}
-        self.gates: dict[str, asyncio.Lock] = {}
+        self.gates: dict[str, Gate] = {}
         self.clock = time.monotonic  # replaceable in tests
         self.wall = time.time
 
@@ -181,28 +223,24 @@ class PaceMiddleware:
 
     async def process_request(self, request: Request) -> None:
         slot, pace = self.pace_of(request)
-        # One request of a slot at a time through the gate, in arrival order (the
-        # scheduler's priority order): starts are spaced from when they really happen,
-        # so a busy event loop cannot release several requests at once out of order.
-        async with self.gates.setdefault(slot, asyncio.Lock()):
-            while True:
-                start = pace.reserve(self.clock())
-                if start > self.clock():
-                    await sleep(start - self.clock())
-                if self.clock() >= pace.held_until:  # a 429 may have come in meanwhile
-                    break
+        # One request of a slot at a time through the gate, highest priority first.
+        gate = self.gates.setdefault(slot, Gate())
+        await gate.acquire(request.priority)
+        try:
+            while (wait := pace.delay(self.clock())) > 0:  # a 429 may come in meanwhile
+                await sleep(wait)
             if is_stopping(self.crawler):
                 raise IgnoreRequest("crawl stopping")
             now = self.clock()
-            pace.started(now)
+            pace.take(now)
             request.meta[SENT_AT] = now
+        finally:
+            gate.release()
 
-    async def wait_hold(self, request: Request) -> None:
-        """Wait while the slot is held: for a request that was paced, then had to wait
-        for something else (a new token) while a 429 came in."""
-        _, pace = self.pace_of(request)
-        while (left := pace.held_until - self.clock()) > 0:
-            await sleep(left)
+    async def pace_again(self, request: Request) -> None:
+        """Through the gate once more: for a request that was paced, then had to wait
+        for something else (a new token) with others, which would all start at once."""
+        await self.process_request(request)
 
     def process_response(self, request: Request, response: Response) -> Response:
         slot, pace = self.pace_of(request)

@@ -112,6 +112,7 @@ class Accounts:
     checks_passed: int = 0
     refetched: int = 0
     counts: int = 0
+    whole: int = 0  # calls on the whole query (the check of window 1)
     missing: int = 0
 
 
@@ -192,6 +193,7 @@ class CursorPlanner:
         ms) in the API's order) and return what to fetch next."""
         number = next(self.answers)
         if fetch.window == TOP:
+            self.accounts.whole += 1
             return self._top(fetch, total, offers)
         window = self.windows[fetch.window]
         window.seen.append((number, total))

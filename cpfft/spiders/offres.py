@@ -468,6 +468,7 @@ class OffresSpider(ApiSpider):
                 extra.append(f"{accounts.refetched} pages fetched again after withdrawals")
             if accounts.counts:
                 extra.append(f"{accounts.counts} counts asked")
+            extra.append(f"{accounts.whole + 1} calls on the whole query")
             lines.append(
                 f"  checks:             {accounts.checks_passed} passed against the API's counts "
                 f"over {accounts.windows} windows" + (f" ({', '.join(extra)})" if extra else "")
