@@ -194,3 +194,29 @@ def test_a_cancelled_waiter_does_not_keep_the_gate():
         await asyncio.wait_for(gate.acquire(0), 1)
 
     asyncio.run(run())
+
+
+def test_a_waiter_cancelled_once_handed_the_gate_passes_it_on():
+    from cpfft.middlewares.pace import Gate
+
+    async def run():
+        gate = Gate()
+        await gate.acquire(0)
+        handed = asyncio.ensure_future(gate.acquire(5))
+        await asyncio.sleep(0)
+        gate.release()  # hands the gate to `handed`...
+        handed.cancel()  # ...which is cancelled before it runs again
+        with pytest.raises(asyncio.CancelledError):
+            await handed
+        await asyncio.wait_for(gate.acquire(0), 1)  # not left busy for ever
+
+    asyncio.run(run())
+
+
+def test_a_429_while_the_limiter_said_calls_were_left_only_holds():
+    pace = Pace(10.0)
+    pace.on_limited(1.0, sent_at=0.9, wait=1.0, remaining=7)
+    assert pace.rate == 10.0
+    assert pace.delay(1.5) == pytest.approx(0.5)
+    pace.on_limited(3.0, sent_at=2.9, wait=1.0, remaining=0)
+    assert pace.rate == 5.0

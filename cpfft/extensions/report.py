@@ -244,10 +244,11 @@ class RunReport:
             )
             if limited:
                 held = stats.get(f"cpfft/rate/{slot}/held_seconds", 0)
-                line += (
-                    f": {limited} × 429, every request held {held:.1f} s in all; set FT_MAX_RPS "
-                    "to the sustained rate to avoid them"
-                )
+                line += f": {limited} × 429, every request held {held:.1f} s in all"
+                if stats.get(f"cpfft/rate/{slot}/lowered"):
+                    line += "; set FT_MAX_RPS to the sustained rate to avoid them"
+                else:
+                    line += " (the limiter had calls left: not this run's pace)"
             lines.append(line)
         return lines
 

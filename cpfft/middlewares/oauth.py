@@ -108,6 +108,7 @@ class OAuth2TokenMiddleware:
             pace = self.crawler.get_downloader_middleware(PaceMiddleware)
             if pace is not None:
                 await pace.pace_again(request)
+                await self.ensure_token()  # a 401 may have dropped it meanwhile
         if self.token is None:
             raise IgnoreRequest("no France Travail token")
         request.headers[b"Authorization"] = f"Bearer {self.token}".encode()

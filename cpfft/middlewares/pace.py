@@ -13,7 +13,9 @@ request gets its token once it may start, not before a wait):
   only ``FT_DOWNLOAD_SLOT`` has a rate (``FT_MAX_RPS``: token calls count too);
 - on a 429, holds **every** request of that slot until the wait is over (none is
   sent inside it), and lowers the slot's rate by half (at most once per wait: the
-  429s of requests already in flight at the old rate do not count again);
+  429s of requests already in flight at the old rate do not count again; and not
+  when the limiter's ``X-Ratelimit-Remaining`` said calls were left: then the 429
+  was not the slot's pace, e.g. a burst of a gateway shared by all applications);
 - reads the limiter the API states on its answers
   (``X-Ratelimit-Replenish-Rate-*``, as France Travail's gateway sends): a rate below
   ``FT_MAX_RPS`` becomes the slot's cap at once, before any 429;
@@ -69,6 +71,7 @@ class Pace:
     last_decrease: float = -math.inf
     lowest: float = 0.0
     limited: int = 0
+    lowered: int = 0  # 429s that lowered the rate (the others were only waited out)
     held: float = 0.0
     first_at: float | None = None
     last_at: float = 0.0
@@ -98,7 +101,12 @@ class Pace:
             self.delay(now)
             self.tokens -= 1.0
 
-    def on_limited(self, now: float, sent_at: float | None, wait: float) -> None:
+    def on_limited(
+        self, now: float, sent_at: float | None, wait: float, remaining: float | None = None
+    ) -> None:
+        """A 429: hold the slot for ``wait`` s; lower the rate unless the limiter's own
+        count (``remaining`` calls, from the last successful answer) says the slot's
+        pace was not the cause — a 429 burst of a shared gateway is only waited out."""
         until = now + wait
         if until > self.held_until:
             self.held += until - max(now, self.held_until)
@@ -106,7 +114,9 @@ class Pace:
             # After the hold, one start at a time again: no catching up on the wait.
             self.tokens, self.stamp = 1.0, until
         self.limited += 1
-        if self.max_rate and (sent_at is None or sent_at >= self.last_decrease):
+        ours = remaining is None or remaining < 2
+        if self.max_rate and ours and (sent_at is None or sent_at >= self.last_decrease):
+            self.lowered += 1
             self.rate = max(self.min_rate, self.rate * self.decrease)
             self.lowest = min(self.lowest, self.rate)
             self.last_decrease = now
@@ -152,15 +162,20 @@ def wait_asked(response: Response, now: float, wall: float, longest: float) -> f
     return min(DEFAULT_WAIT if asked is None else max(asked, 0.0), longest)
 
 
-def advertised_rate(response: Response) -> float | None:
-    """The replenish rate a Spring-Cloud-Gateway-style limiter states, if any."""
+def limiter_header(response: Response, prefix: bytes) -> float | None:
+    """A number a Spring-Cloud-Gateway-style limiter states (``X-Ratelimit-…-Clientidlimiter``)."""
     for name, values in response.headers.items():
-        if name.lower().startswith(b"x-ratelimit-replenish-rate"):
+        if name.lower().startswith(prefix):
             try:
                 return float(values[0])
             except (ValueError, IndexError):
                 return None
     return None
+
+
+def advertised_rate(response: Response) -> float | None:
+    """The replenish rate the limiter states, if any."""
+    return limiter_header(response, b"x-ratelimit-replenish-rate")
 
 
 class Gate:
@@ -179,7 +194,12 @@ class Gate:
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self.waiting, (-priority, next(self.arrivals), turn))
-        await turn  # the gate is handed over: busy stays True
+        try:
+            await turn  # the gate is handed over: busy stays True
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed over just as the request was cancelled: pass it on
+            raise
 
     def release(self) -> None:
         while self.waiting:
@@ -200,6 +220,7 @@ class PaceMiddleware:
         self.longest = settings.getfloat("CPFFT_RETRY_AFTER_MAX", 600.0)
         self.paces: dict[str, Pace] = {}
         self.gates: dict[str, Gate] = {}
+        self.remaining: dict[str, float | None] = {}  # the limiter's count, last success
         self.clock = time.monotonic  # replaceable in tests
         self.wall = time.time
 
@@ -247,10 +268,11 @@ class PaceMiddleware:
         if response.status == 429:
             now = self.clock()
             wait = wait_asked(response, now, self.wall(), self.longest)
-            pace.on_limited(now, request.meta.get(SENT_AT), wait)
+            pace.on_limited(now, request.meta.get(SENT_AT), wait, self.remaining.get(slot))
             self.record(slot, pace)
         elif response.status < 400:
             pace.on_success(self.clock())
+            self.remaining[slot] = limiter_header(response, b"x-ratelimit-remaining")
         stated = advertised_rate(response)
         if stated is not None and pace.max_rate and stated < pace.max_rate:
             pace.advertised(stated)
@@ -261,6 +283,7 @@ class PaceMiddleware:
         stats = self.crawler.stats
         stats.set_value(f"cpfft/rate/{slot}/held_seconds", round(pace.held, 3))
         stats.set_value(f"cpfft/rate/{slot}/429", pace.limited)
+        stats.set_value(f"cpfft/rate/{slot}/lowered", pace.lowered)
         if pace.max_rate:
             stats.set_value(f"cpfft/rate/{slot}/lowest", round(pace.lowest, 2))
             stats.set_value(f"cpfft/rate/{slot}/settled", round(pace.settled() or 0, 2))

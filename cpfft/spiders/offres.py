@@ -120,6 +120,18 @@ def check_incremental(settings: BaseSettings, args: dict[str, Any]) -> None:
         )
 
 
+def stamps(offers: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(id, creation ms) of each offer, in the API's order. An offer without a usable
+    date is left out: if that loses it, the checks report it as missing."""
+    out = []
+    for offer in offers:
+        try:
+            out.append((str(offer["id"]), parse_created(offer["dateCreation"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
 class OffresSpider(ApiSpider):
     name = "offres"
     middlewares: ClassVar[dict[str, int]] = {OAUTH: 650}
@@ -316,13 +328,7 @@ class OffresSpider(ApiSpider):
             return
         if fetch.purpose == "page":
             yield from self.offers(offers)
-        created = []
-        for offer in offers:
-            try:
-                created.append((str(offer["id"]), parse_created(offer["dateCreation"])))
-            except (KeyError, TypeError, ValueError):
-                continue  # reported as missing by the checks if it matters
-        for follow in planner.answer(fetch, total, created, facets):
+        for follow in planner.answer(fetch, total, stamps(offers), facets):
             yield self.fetch(follow)
         while planner.notes:
             logger.info("%s", planner.notes.pop(0))
@@ -355,14 +361,8 @@ class OffresSpider(ApiSpider):
 
     def parse_calibration(self, response: Response) -> Iterator[scrapy.Request]:
         total, offers, _, error = self.read(response)
-        created = []
-        for offer in offers:
-            try:
-                created.append((str(offer["id"]), parse_created(offer["dateCreation"])))
-            except (KeyError, TypeError, ValueError):
-                continue
         try:
-            probe = self.steps.send(Seen(response.status, total, created, error))
+            probe = self.steps.send(Seen(response.status, total, stamps(offers), error))
         except StopIteration:
             yield from self.calibrated()
             return
