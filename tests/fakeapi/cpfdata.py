@@ -1,6 +1,6 @@
 """Deterministic synthetic copy of the CPF catalogue (`moncompteformation_catalogueformation`).
 
-Built from the field list and value domains of ../shared/api/opendatasoft-cpf.md §6;
+Built from the field list and value domains the portal publishes for this dataset;
 independent of the client code under test. Rows are tuples in dataset order;
 long HTML texts come from a shared pool so 200 000 rows stay small in memory.
 
