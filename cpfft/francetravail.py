@@ -19,9 +19,6 @@ from cpfft.items import Offre
 from cpfft.params import Param, choice, integer, listing, shown
 
 DETAIL_URL = "https://candidat.francetravail.fr/offres/recherche/detail/{id}"
-WINDOW = 150  # offers per call (Accept-Range)
-MAX_START = 3000  # highest allowed first index of a window
-REACHABLE = MAX_START + WINDOW  # offers one query can reach
 
 TYPES_CONTRATS = ("CDI", "CDD", "MIS", "SAI", "CCE", "DDI", "DIN", "FRA", "LIB")
 NATURES_CONTRATS = (
@@ -291,10 +288,7 @@ def offre_from_api(data: dict[str, Any]) -> Offre:
 
 
 __all__ = [
-    "MAX_START",
-    "REACHABLE",
     "SEARCH_PARAMS",
-    "WINDOW",
     "api_date",
     "api_query",
     "check_combinations",

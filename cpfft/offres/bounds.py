@@ -167,6 +167,3 @@ class Reading:
             BELOW_SECOND: "maxCreationDate exclusive or inclusive to the millisecond",
         }.get(self.slack, f"slack {self.slack}")
         return f"bounds read as {zone}, {slack}"
-
-    def profile(self) -> dict[str, object]:
-        return {"zone": self.zone, "slack_ms": list(self.slack)}

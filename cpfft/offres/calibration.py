@@ -205,14 +205,3 @@ class Calibration:
                 return
             self.cap = cap
         self.notes.append(f"windows start at most at {self.cap}")
-
-    # ------------------------------------------------------------ result
-
-    def profile(self) -> dict[str, object]:
-        """What was measured, as a JSON-ready dict (the probe command's profile)."""
-        return {
-            "reading": None if self.reading is None else self.reading.profile(),
-            "window_cap": self.cap,
-            "calls": self.calls,
-            "failure": self.failure,
-        }
