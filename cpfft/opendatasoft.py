@@ -234,18 +234,27 @@ GROUP_LIMIT_STEPS = (19_999, 10_000, 1_000)
 _BOUND = re.compile(r"(<=|≤|<)\s*(\d+)")
 
 
-def parse_limit_bound(message: str) -> int | None:
-    """The greatest ``limit`` a refusal such as ``… -1 <= limit < 20000 is expected.``
-    allows: the bound minus one after ``<``, the bound itself after ``<=``. None if the
-    message states no upper bound. The last comparison with a number is the upper
-    bound (``-1 <= limit`` has no number after its ``<=``); a refusal of the sum
-    ``offset + limit`` (``… <= 20000 is expected``) bounds the limit the same way at
-    offset 0."""
+def limit_rule(message: str) -> tuple[str, int] | None:
+    """The upper bound a refusal such as ``… -1 <= limit < 20000 is expected.`` states,
+    as (operator, number): ``("<", 20000)``; None if it states none. The last
+    comparison with a number is the upper bound (``-1 <= limit`` has no number after
+    its ``<=``); a refusal of the sum ``offset + limit`` (``… <= 20000 is expected``)
+    bounds the limit the same way at offset 0."""
     found = _BOUND.findall(message)
     if not found:
         return None
     operator, number = found[-1]
-    return int(number) - 1 if operator == "<" else int(number)
+    return ("<" if operator == "<" else "<="), int(number)
+
+
+def parse_limit_bound(message: str) -> int | None:
+    """The greatest ``limit`` a refusal allows: the bound minus one after ``<``, the
+    bound itself after ``<=`` (see :func:`limit_rule`). None if it states no bound."""
+    rule = limit_rule(message)
+    if rule is None:
+        return None
+    operator, number = rule
+    return number - 1 if operator == "<" else number
 
 
 def next_group_limit(current: int, message: str) -> int | None:

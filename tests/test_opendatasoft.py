@@ -10,6 +10,7 @@ from cpfft.opendatasoft import (
     Partition,
     SchemaError,
     is_limit_refusal,
+    limit_rule,
     next_group_limit,
     parse_groups,
     parse_limit_bound,
@@ -162,6 +163,19 @@ def test_partition_label_and_description():
 )
 def test_parse_limit_bound(message, bound):
     assert parse_limit_bound(message) == bound
+
+
+@pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        ("… but -1 <= limit < 20000 is expected.", ("<", 20000)),
+        ("… was found but <= 30000 is expected.", ("<=", 30000)),
+        ("limit must be ≤ 1000", ("<=", 1000)),
+        ("Invalid value for limit API parameter.", None),
+    ],
+)
+def test_limit_rule_keeps_the_operator_for_the_probe(message, rule):
+    assert limit_rule(message) == rule
 
 
 @pytest.mark.parametrize(

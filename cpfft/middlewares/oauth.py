@@ -81,6 +81,7 @@ class OAuth2TokenMiddleware:
         self.token: str | None = None
         self.generation = 0
         self.refresh_at = 0.0
+        self.expires_in: Any = None  # the last token answer's expires_in, as sent (for the probe)
         self._pending: asyncio.Future[None] | None = None
         self.clock = time.monotonic  # replaceable in tests
 
@@ -203,7 +204,7 @@ class OAuth2TokenMiddleware:
         if not isinstance(body, dict):
             body = {}
         if response.status == 200 and isinstance(body.get("access_token"), str):
-            lifetime = body.get("expires_in")
+            lifetime = self.expires_in = body.get("expires_in")
             lifetime = (
                 float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else 1499.0
             )

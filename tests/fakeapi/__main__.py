@@ -6,7 +6,8 @@ Every knob of the emulator's config is a ``--option`` (``--latency-ms 30``,
 these too: ``--bound-zone Europe/Paris`` (or ``+02:00``), ``--max-exclusive``
 (= ``--max-inclusive false``), ``--compare-ms``, ``--max-start 1000``, ``--rate 3``
 (= ``--rate-per-second 3``) and ``--rate-burst 5`` (default: one second's worth of
-the rate). Point cpfft at it with ``CPF_API_URL=http://127.0.0.1:8001``. The
+the rate). ``--profile sonde.json`` starts from what ``scrapy sonde`` measured on the
+live service (each flag given still overrides it). Point cpfft at it with ``CPF_API_URL=http://127.0.0.1:8001``. The
 first line printed is the base URL.
 """
 
@@ -19,6 +20,7 @@ import time
 import types
 import typing
 
+from tests.fakeapi import profile
 from tests.fakeapi.francetravail import FtConfig, FtEmulator
 from tests.fakeapi.ods import OdsConfig, OdsEmulator
 from tests.fakeapi.server import ServerThread
@@ -65,6 +67,8 @@ def build(api: str, argv: list[str]) -> tuple[argparse.Namespace, object]:
     parser = argparse.ArgumentParser(prog=f"python -m tests.fakeapi {api}")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    parser.add_argument("--profile", help="a JSON profile written by `scrapy sonde`: its "
+                        "measured knobs become the defaults (flags still override them)")  # fmt: skip
     knobs = [f.name for f in dataclasses.fields(config_cls) if f.default is not dataclasses.MISSING]
     for field in dataclasses.fields(config_cls):
         if field.default is dataclasses.MISSING:
@@ -81,6 +85,12 @@ def build(api: str, argv: list[str]) -> tuple[argparse.Namespace, object]:
     for flag, knob in NEGATIONS.get(config_cls, []):
         parser.add_argument(flag, dest=knob, action="store_false", default=argparse.SUPPRESS,
                             help=f"same as --{knob.replace('_', '-')} false")  # fmt: skip
+    first, _ = parser.parse_known_args(argv)
+    if first.profile:
+        try:
+            parser.set_defaults(**profile.knobs(profile.load(first.profile), api))
+        except ValueError as exc:
+            parser.error(str(exc))
     options = parser.parse_args(argv)
     config = config_cls(**{k: getattr(options, k) for k in knobs})
     try:
