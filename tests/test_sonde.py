@@ -101,7 +101,8 @@ def test_probe_names_the_france_travail_mode(ft, tmp_path, knobs, expected, said
     assert (AMBIGUOUS in out) == below_second
     calls = len(api.calls)  # API calls, the token's excluded
     assert calls == profile["francetravail"]["calls"] <= MAX_CALLS - 5
-    assert api.counters["http_429"] == 0
+    assert api.stats()["http_429"] == 0
+    assert profile["francetravail"]["measured"]["answered_429"] == 0
     assert CLIENT_SECRET not in out + err + json.dumps(profile)
     assert not any(token in out + err + json.dumps(profile) for token in api.tokens)
     assert "Traceback" not in err
