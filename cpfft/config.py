@@ -2,24 +2,46 @@
 
 Precedence, highest first: ``-s NAME=value`` on the command line, the process
 environment, a ``.env`` file found from the working directory upwards, then the
-defaults in :mod:`cpfft.settings`. Nothing secret is read at import time.
+default. Nothing secret is read at import time.
+
+Every setting a user can give is declared once, in :data:`SETTINGS`: its name
+(as written with ``-s``, in the environment or in ``.env``), its default, its
+check, what it does, and, for the few that are Scrapy's own settings under a cpfft
+name (``CPFFT_RETRY_TIMES`` → ``RETRY_TIMES``…), the Scrapy setting it sets. From
+that table:
+
+- :mod:`cpfft.settings` takes each value from the environment or ``.env``, else
+  the default (:func:`env`);
+- :class:`SettingsAddon`, a Scrapy add-on, gives a Scrapy setting the value of its
+  cpfft name at the priority that name was given with, before logging is set up
+  and again for each crawler: ``-s CPFFT_RETRY_TIMES=0`` wins over the
+  environment, as ``-s RETRY_TIMES=0`` does, under ``scrapy crawl``, scrapyd and
+  a ``CrawlerProcess`` alike;
+- :func:`check_common_settings` checks every value with the same one-line message
+  whatever its source, before Scrapy starts (``scrapy crawl``, also under scrapyd,
+  and ``scrapy sonde``), and the add-on again when a crawler is made (so a
+  ``CrawlerProcess`` in a script is checked too).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values, find_dotenv
+from scrapy.settings import BaseSettings
+from scrapy.utils.misc import load_object
 
-from cpfft.exporters import DELIMITERS
+from cpfft.exporters import DELIMITERS, EXCEL_MAX_ROWS
+from cpfft.output import output_dir
 from cpfft.params import ConfigurationError, shown
-
-if TYPE_CHECKING:
-    from scrapy.settings import BaseSettings
 
 
 def load_environment() -> str | None:
@@ -43,7 +65,7 @@ def load_environment() -> str | None:
     for name, value in values.items():
         # A variable set but empty in the environment does not hide the .env value.
         try:
-            if value is not None and not os.environ.get(name, "").strip():
+            if value is not None and environment_value(name, os.environ.get(name, "")) is None:
                 os.environ[name] = value
         except ValueError:  # a NUL character, or a name the environment cannot hold
             # The value may be a secret: only the name is shown.
@@ -55,9 +77,29 @@ def load_environment() -> str | None:
     return path
 
 
-def env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+def environment_value(name: str, raw: str) -> str | None:
+    """The value an environment variable gives setting ``name``; None if it is empty.
+
+    Surrounding spaces are dropped, except for a setting whose value may be a space
+    character (the tab delimiter)."""
+    spec = SETTINGS_BY_NAME.get(name)
+    value = raw if spec is not None and not spec.strip else raw.strip()
+    return value or None
+
+
+def env(name: str, default: str | None = None) -> str:
+    """Setting ``name`` from the environment (where :func:`load_environment` put the
+    ``.env`` values), else its default in :data:`SETTINGS` (``default``: for a name that
+    is not there)."""
+    value = environment_value(name, os.environ.get(name, ""))
+    if value is not None:
+        return value
+    return SETTINGS_BY_NAME[name].default if default is None else default
+
+
+# ---------------------------------------------------------------- checks of one value
+# Each takes the settings and the name to read, returns the value as it is used, or
+# raises ConfigurationError with a one-line message naming the setting.
 
 
 def shown_setting(raw: object) -> str:
@@ -109,52 +151,7 @@ def check_url(
     return value
 
 
-def check_common_settings(settings: BaseSettings) -> None:
-    """Checks shared by every spider (CSV options, output paths)."""
-    dotenv_error = os.environ.get("CPFFT_DOTENV_ERROR")
-    if dotenv_error:
-        raise ConfigurationError(dotenv_error)
-    delimiter = settings.get("CPFFT_CSV_DELIMITER")
-    if not isinstance(delimiter, str) or delimiter not in DELIMITERS:
-        listing = ", ".join(f"{d!r} ({n})" for d, n in DELIMITERS.items())
-        raise ConfigurationError(
-            f"setting CPFFT_CSV_DELIMITER={shown_setting(delimiter)} is not supported. "
-            f"Use one of {listing}"
-        )
-    try:
-        # What the CSV exporter reads, with Scrapy's own rules (no yes/no, on/off).
-        settings.getbool("CPFFT_CSV_FORMULA_GUARD")
-    except (TypeError, ValueError, OverflowError):
-        guard = shown_setting(settings.get("CPFFT_CSV_FORMULA_GUARD"))
-        raise ConfigurationError(
-            f"setting CPFFT_CSV_FORMULA_GUARD={guard} is not a boolean. Use true or false"
-        ) from None
-    for name in (
-        "CPFFT_PROGRESS_INTERVAL",
-        "DOWNLOAD_TIMEOUT",
-        "CPFFT_RETRY_BACKOFF",
-        "CPFFT_RETRY_BACKOFF_MAX",
-        "CPFFT_RETRY_AFTER_MAX",
-        "CPFFT_RATE_INCREASE",
-    ):
-        _positive_number(settings, name)
-    # Read by the Opendatasoft quota middleware once the crawl has started: checked now.
-    _positive_number(settings, "CPF_QUOTA_MAX_WAIT", allow_zero=True)
-    positive_int(settings, "RETRY_TIMES", 100, minimum=0)
-    positive_int(settings, "CPFFT_RATE_LIMIT_RETRIES", 1000, minimum=0)
-    level = settings.get("LOG_LEVEL")
-    if not isinstance(level, int) and not (
-        isinstance(level, str) and level in logging.getLevelNamesMapping()
-    ):
-        raise ConfigurationError(
-            f"setting LOG_LEVEL={shown_setting(level)} is not a log level. Use DEBUG, INFO, "
-            "WARNING, ERROR or CRITICAL (CPFFT_LOG_LEVEL)"
-        )
-    for uri in settings.getdict("FEEDS"):
-        _check_output_path(str(uri))
-
-
-def _positive_number(settings: BaseSettings, name: str, allow_zero: bool = False) -> float:
+def positive_number(settings: BaseSettings, name: str, allow_zero: bool = False) -> float:
     raw = settings.get(name)
     try:
         value = float(raw)
@@ -183,6 +180,305 @@ def positive_int(
             f"setting {name}={shown_setting(raw)} must be a whole number ≥ {minimum}{upper}"
         )
     return value
+
+
+def check_delimiter(settings: BaseSettings, name: str) -> str:
+    delimiter = settings.get(name)
+    if not isinstance(delimiter, str) or delimiter not in DELIMITERS:
+        listing = ", ".join(f"{d!r} ({n})" for d, n in DELIMITERS.items())
+        raise ConfigurationError(
+            f"setting {name}={shown_setting(delimiter)} is not supported. Use one of {listing}"
+        )
+    return delimiter
+
+
+def check_boolean(settings: BaseSettings, name: str) -> bool:
+    try:
+        # What the CSV exporter reads, with Scrapy's own rules (no yes/no, on/off).
+        return settings.getbool(name)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigurationError(
+            f"setting {name}={shown_setting(settings.get(name))} is not a boolean. "
+            "Use true or false"
+        ) from None
+
+
+def check_log_level(settings: BaseSettings, name: str) -> int | str:
+    level = settings.get(name)
+    if not isinstance(level, int) and not (
+        isinstance(level, str) and level in logging.getLevelNamesMapping()
+    ):
+        raise ConfigurationError(
+            f"setting {name}={shown_setting(level)} is not a log level. Use DEBUG, INFO, "
+            "WARNING, ERROR or CRITICAL"
+        )
+    return level
+
+
+def _text(raw: object) -> str:
+    """A setting given as text (from Python it may be anything); "" if it cannot be."""
+    try:
+        return str(raw or "")
+    except ValueError:  # an int with more digits than Python prints
+        return ""
+
+
+# The spiders' check_configuration() make the next three checks too, with the same messages.
+
+_DATASET_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
+def check_dataset(settings: BaseSettings, name: str) -> str:
+    dataset = _text(settings.get(name))
+    if not _DATASET_ID.fullmatch(dataset):
+        raise ConfigurationError(
+            f"setting {name}={shown(dataset)} is not a dataset identifier "
+            f"(default: {SETTINGS_BY_NAME[name].default})"
+        )
+    return dataset
+
+
+#: A scope token as OAuth2 defines it (RFC 6749 §3.3): printable ASCII but space, " and \.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def check_scope(settings: BaseSettings, name: str) -> str:
+    raw = settings.get(name)
+    scope = _text(raw)
+    default = shown(SETTINGS_BY_NAME[name].default)
+    if not scope.split():
+        raise ConfigurationError(f"setting {name} is empty. Default: {default}")
+    if not all(_SCOPE_TOKEN.fullmatch(token) for token in scope.split()):
+        raise ConfigurationError(
+            f"setting {name}={shown_setting(raw)} is not a list of OAuth2 scopes (ASCII "
+            f'words without " nor \\, separated by spaces). Default: {default}'
+        )
+    return " ".join(scope.split())
+
+
+def check_utc_time(settings: BaseSettings, name: str) -> datetime:
+    text = _text(settings.get(name))
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise ConfigurationError(
+            f"setting {name}={shown(text)} must look like 2000-01-01T00:00:00Z"
+        ) from None
+
+
+def check_xlsx_rows(settings: BaseSettings, name: str) -> int:
+    raw = settings.get(name)
+    try:
+        most = int(str(raw))
+    except ValueError:
+        most = 0
+    if not 2 <= most <= EXCEL_MAX_ROWS:
+        raise ConfigurationError(
+            f"setting {name}={shown_setting(raw)} must be a whole number from 2 to "
+            f"{EXCEL_MAX_ROWS} (rows of an Excel sheet, header included)"
+        )
+    return most
+
+
+def check_output_dir(settings: BaseSettings, name: str) -> Path | None:
+    return output_dir(settings)  # reads CPFFT_OUTPUT_DIR
+
+
+@dataclass(frozen=True)
+class SpiderCheck:
+    """The check a spider module keeps for its own setting: ``path`` is the dotted path of
+    a function of the settings, imported when first called (spiders import this module)."""
+
+    path: str
+
+    def __call__(self, settings: BaseSettings, name: str) -> object:
+        return load_object(self.path)(settings)
+
+
+# ---------------------------------------------------------------- the settings
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting a user can give, with ``-s``, in the environment or in ``.env``."""
+
+    name: str
+    #: As text, as the environment gives it.
+    default: str
+    #: ``check(settings, name)``: the value as it is used, or ConfigurationError.
+    check: Callable[[BaseSettings, str], object]
+    #: One line: what it does.
+    help: str
+    #: The Scrapy setting this one sets, if it is one of Scrapy's under a cpfft name.
+    scrapy: str | None = None
+    #: Whether surrounding spaces of an environment value are dropped.
+    strip: bool = True
+
+
+_OAUTH_ENDPOINT = (
+    "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire"
+)
+
+#: Every setting a user can give, in the order of cpfft/settings.py. `.env.example` and
+#: the README's "Réglages" list the same names and defaults.
+SETTINGS: tuple[Setting, ...] = (
+    # ------------------------------------------------ CPF catalogue (Opendatasoft portal)
+    Setting("CPF_API_URL", "https://opendata.caissedesdepots.fr", check_base_url,
+            "Base URL of the Opendatasoft portal (or of the emulator)."),
+    Setting("CPF_DATASET", "moncompteformation_catalogueformation", check_dataset,
+            "Identifier of the catalogue's dataset on the portal."),
+    Setting("CPF_THEMES", "{}", SpiderCheck("cpfft.spiders.cpf.themes_from"),
+            'Extra -a theme values: a JSON object {"theme": ["NSF code", ...]}.'),
+    Setting("CPF_PARTITION_ROWS", "10000", partial(positive_int, minimum=1, maximum=1_000_000),
+            "Rows per bulk export (one API call each). Bigger = fewer calls, more memory."),
+    Setting("CPF_PARTITION_ATTEMPTS", "4", partial(positive_int, minimum=1, maximum=20),
+            "How often a partition is fetched again when its export comes back short or cut."),
+    Setting("CPF_QUOTA_MAX_WAIT", "120", partial(positive_number, allow_zero=True),
+            "A 429 whose quota resets sooner than this (s) is waited for; a later one stops."),
+    # ------------------------------------------------ France Travail « Offres d'emploi v2 »
+    # Credentials (FT_CLIENT_ID / FT_CLIENT_SECRET) are NOT settings: cpfft.credentials
+    # reads them from the environment only when needed.
+    Setting("FT_API_URL", "https://api.francetravail.io", check_base_url,
+            "Base URL of the France Travail API (or of the emulator)."),
+    Setting("FT_TOKEN_URL", _OAUTH_ENDPOINT,
+            partial(check_url, base=False, example=_OAUTH_ENDPOINT),
+            "The OAuth2 token endpoint."),
+    Setting("FT_SCOPE", "api_offresdemploiv2 o2dsoffre", check_scope,
+            "OAuth2 scopes asked for, separated by spaces."),
+    Setting("FT_MAX_RPS", "10", SpiderCheck("cpfft.spiders.offres.check_rate"),
+            "Hard cap on requests per second, token calls included (quota: 10/s per "
+            "application; split it between jobs that share one)."),
+    Setting("CPFFT_RATE_INCREASE", "0.02", positive_number,
+            "After each successful call the rate rises by this fraction toward FT_MAX_RPS; "
+            "each 429 halves it."),
+    Setting("FT_OLDEST_CREATION", "2000-01-01T00:00:00Z", check_utc_time,
+            "Lower creation-date bound of queries without -a minCreationDate."),
+    Setting("FT_INCREMENTAL_OVERLAP", "3600", SpiderCheck("cpfft.spiders.offres.check_overlap"),
+            "-a depuis=dernier starts this many seconds before the previous complete run's "
+            "bound, for offers indexed late."),
+    # ------------------------------------------------ network
+    Setting("CPFFT_DOWNLOAD_TIMEOUT", "300", positive_number,
+            "Seconds per call: exports are streamed for tens of seconds (Scrapy's 180 is tight).",
+            scrapy="DOWNLOAD_TIMEOUT"),
+    Setting("CPFFT_RETRY_TIMES", "5", partial(positive_int, minimum=0, maximum=100),
+            "Retries after a 5xx, a short 429 or a timeout.", scrapy="RETRY_TIMES"),
+    Setting("CPFFT_RETRY_BACKOFF", "1", positive_number,
+            "Seconds before the first retry, doubling after each."),
+    Setting("CPFFT_RETRY_BACKOFF_MAX", "60", positive_number,
+            "Longest wait between two retries, in seconds."),
+    Setting("CPFFT_RETRY_AFTER_MAX", "600", positive_number,
+            "Cap on a server's Retry-After, in seconds."),
+    Setting("CPFFT_RATE_LIMIT_RETRIES", "50", partial(positive_int, minimum=0, maximum=1000),
+            'Retries of a 429 ("wait", not "failed"), apart from CPFFT_RETRY_TIMES.'),
+    # ------------------------------------------------ output
+    Setting("CPFFT_XLSX_MAX_ROWS", str(EXCEL_MAX_ROWS), check_xlsx_rows,
+            "Rows of an xlsx sheet, header included (Excel's limit); a run expecting more "
+            "stops first."),
+    Setting("CPFFT_CSV_DELIMITER", ",", check_delimiter,
+            ", (default) ; (French Excel) tab or |.", strip=False),
+    Setting("CPFFT_OUTPUT_DIR", "", check_output_dir,
+            "Without -O: write <dir>/<spider>/<UTC timestamp>.csv and keep <spider>/latest.csv "
+            "on the newest complete one (absolute path)."),
+    Setting("CPFFT_CSV_FORMULA_GUARD", "true", check_boolean,
+            "Prefix ' to cells a spreadsheet would run as formulas: true or false."),
+    # ------------------------------------------------ logs
+    Setting("CPFFT_PROGRESS_INTERVAL", "10", positive_number,
+            "Seconds between two progress lines."),
+    Setting("CPFFT_LOG_LEVEL", "INFO", check_log_level,
+            "DEBUG, INFO, WARNING, ERROR or CRITICAL.", scrapy="LOG_LEVEL"),
+)  # fmt: skip
+SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def check_common_settings(settings: BaseSettings) -> None:
+    """Check every setting of :data:`SETTINGS` (whatever the spider: all are checked at
+    start) and the output paths; raise ConfigurationError with a one-line message."""
+    dotenv_error = os.environ.get("CPFFT_DOTENV_ERROR")
+    if dotenv_error:
+        raise ConfigurationError(dotenv_error)
+    for spec in SETTINGS:
+        check_setting(settings, spec)
+    for uri in settings.getdict("FEEDS"):
+        _check_output_path(str(uri))
+
+
+def check_setting(settings: BaseSettings, spec: Setting) -> None:
+    """Check the value of ``spec`` (left alone if not set at all). For one of Scrapy's
+    settings under a cpfft name, the values of both names, the one in force first."""
+    if spec.scrapy is None:
+        if settings.getpriority(spec.name) is not None:
+            spec.check(settings, spec.name)
+        return
+    checks = [partial(_check_alias, settings, spec)]
+    if settings.getpriority(spec.scrapy) is not None:
+        checks.append(partial(spec.check, settings, spec.scrapy))
+    if not _alias_in_force(settings, spec):
+        checks.reverse()
+    for check in checks:
+        check()
+
+
+def _check_alias(settings: BaseSettings, spec: Setting) -> None:
+    """The value of the cpfft name, checked as the Scrapy setting it becomes; the message
+    says where it came from."""
+    assert spec.scrapy is not None
+    if settings.getpriority(spec.name) is None:
+        return
+    given = BaseSettings({spec.scrapy: settings.get(spec.name)})
+    try:
+        spec.check(given, spec.scrapy)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{exc} (given as {spec.name})") from None
+
+
+def _alias_in_force(settings: BaseSettings, spec: Setting) -> bool:
+    """Whether the cpfft name of a Scrapy setting was given with at least the Scrapy
+    setting's priority (``-s CPFFT_RETRY_TIMES`` beats the environment's RETRY_TIMES, but
+    not ``-s RETRY_TIMES``)."""
+    assert spec.scrapy is not None
+    alias = settings.getpriority(spec.name)
+    return alias is not None and alias >= (settings.getpriority(spec.scrapy) or 0)
+
+
+def apply_aliases(settings: BaseSettings, valid_only: bool = False) -> None:
+    """Give each Scrapy setting with a cpfft name the value of that name, at that name's
+    priority, where that name is in force.
+
+    ``valid_only``: a wrong value is left out, for the checks to report."""
+    for spec in SETTINGS:
+        if spec.scrapy is None or not _alias_in_force(settings, spec):
+            continue
+        if valid_only:
+            try:
+                _check_alias(settings, spec)
+            except ConfigurationError:
+                continue
+        priority = settings.getpriority(spec.name)
+        assert priority is not None
+        settings.set(spec.scrapy, settings.get(spec.name), priority=priority)
+
+
+class SettingsAddon:
+    """Scrapy add-on (``ADDONS`` in :mod:`cpfft.settings`): what :data:`SETTINGS` says of
+    Scrapy's own settings holds in every run, and every setting is checked.
+
+    Scrapy calls ``update_pre_crawler_settings`` on the settings of a crawler process before
+    it sets up logging (so ``-s CPFFT_LOG_LEVEL`` applies to its first line), and
+    ``update_settings`` on each crawler's settings once the spider's are in."""
+
+    @classmethod
+    def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
+        # No check here: `scrapy sonde` makes its crawler process before it checks the
+        # settings (a wrong value: one line, exit 2). A wrong value is not applied either:
+        # a wrong LOG_LEVEL would be a traceback when logging is set up.
+        apply_aliases(settings, valid_only=True)
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        check_common_settings(settings)  # already done by `scrapy crawl`; not by a script
+        apply_aliases(settings)
+
+    def __repr__(self) -> str:
+        return f"{__name__}.{type(self).__name__}"
 
 
 def _check_output_path(uri: str) -> None:

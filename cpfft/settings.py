@@ -1,13 +1,19 @@
 """cpfft settings: quota-safe defaults, Excel-ready CSV, no secret at import time.
 
-Every ``CPF_*`` / ``CPFFT_*`` value can be overridden by an environment
-variable of the same name, a ``.env`` file, or ``-s NAME=value``. Each default
-that differs from Scrapy's says why.
+Every ``CPF_*`` / ``CPFFT_*`` / ``FT_*`` value can be overridden by an environment
+variable of the same name, a ``.env`` file, or ``-s NAME=value``. Those settings are
+declared, with their default, check and role, in ``cpfft.config.SETTINGS``: here
+``env(NAME)`` gives the environment's (or ``.env``'s) value, else that default.
+Each other default that differs from Scrapy's says why.
 """
 
 from cpfft.config import env, load_environment
 
 load_environment()
+
+# Sets the Scrapy settings that have a cpfft name (CPFFT_RETRY_TIMES → RETRY_TIMES…) from
+# -s too, and checks every setting in scrapyd and CrawlerProcess runs (cpfft.config).
+ADDONS = {"cpfft.config.SettingsAddon": 0}
 
 BOT_NAME = "cpfft"
 SPIDER_MODULES = ["cpfft.spiders"]
@@ -18,38 +24,24 @@ COMMANDS_MODULE = "cpfft.commands"
 USER_AGENT = "cpfft/0.1 (Scrapy open-data extractor)"
 
 # ---------------------------------------------------------------- APIs
-CPF_API_URL = env("CPF_API_URL", "https://opendata.caissedesdepots.fr")
-CPF_DATASET = env("CPF_DATASET", "moncompteformation_catalogueformation")
-# Extra -a theme values: a JSON object {"theme": ["NSF code", ...]} (see README).
-CPF_THEMES = env("CPF_THEMES", "{}")
-# Rows per bulk export (one API call each). Bigger = fewer calls, more memory.
-CPF_PARTITION_ROWS = env("CPF_PARTITION_ROWS", "10000")
-# How often a partition is fetched again when its export comes back short or cut.
-CPF_PARTITION_ATTEMPTS = env("CPF_PARTITION_ATTEMPTS", "4")
-# A 429 whose reset is nearer than this is waited for; a later one stops the run.
-CPF_QUOTA_MAX_WAIT = env("CPF_QUOTA_MAX_WAIT", "120")
+CPF_API_URL = env("CPF_API_URL")
+CPF_DATASET = env("CPF_DATASET")
+CPF_THEMES = env("CPF_THEMES")
+CPF_PARTITION_ROWS = env("CPF_PARTITION_ROWS")
+CPF_PARTITION_ATTEMPTS = env("CPF_PARTITION_ATTEMPTS")
+CPF_QUOTA_MAX_WAIT = env("CPF_QUOTA_MAX_WAIT")
 
 # France Travail « Offres d'emploi v2 ». Credentials (FT_CLIENT_ID / FT_CLIENT_SECRET) are
 # NOT settings: cpfft.credentials reads them from the environment only when needed.
-FT_API_URL = env("FT_API_URL", "https://api.francetravail.io")
-FT_TOKEN_URL = env(
-    "FT_TOKEN_URL",
-    "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire",
-)
-FT_SCOPE = env("FT_SCOPE", "api_offresdemploiv2 o2dsoffre")
-# Hard cap on requests per second to France Travail, token calls included (quota: 10/s
-# per application; split it between jobs that share one application).
-FT_MAX_RPS = env("FT_MAX_RPS", "10")
+FT_API_URL = env("FT_API_URL")
+FT_TOKEN_URL = env("FT_TOKEN_URL")
+FT_SCOPE = env("FT_SCOPE")
+FT_MAX_RPS = env("FT_MAX_RPS")
 # The download slot shared by the token and API calls of France Travail (one application).
 FT_DOWNLOAD_SLOT = "francetravail"
-# After each successful call the rate rises by this fraction toward FT_MAX_RPS; each 429
-# halves it (cpfft.middlewares.pace).
-CPFFT_RATE_INCREASE = env("CPFFT_RATE_INCREASE", "0.02")
-# Lower creation-date bound of queries without -a minCreationDate (the API needs both bounds).
-FT_OLDEST_CREATION = env("FT_OLDEST_CREATION", "2000-01-01T00:00:00Z")
-# -a depuis=dernier starts this many seconds before the previous complete run's bound, for
-# offers indexed late; offers of the overlap already in the query's state are not written again.
-FT_INCREMENTAL_OVERLAP = env("FT_INCREMENTAL_OVERLAP", "3600")
+CPFFT_RATE_INCREASE = env("CPFFT_RATE_INCREASE")
+FT_OLDEST_CREATION = env("FT_OLDEST_CREATION")
+FT_INCREMENTAL_OVERLAP = env("FT_INCREMENTAL_OVERLAP")
 FT_OAUTH_ENABLED = False  # switched on by the offres spider
 
 # APIs, not web pages: robots.txt would cost a quota call and means nothing here.
@@ -58,6 +50,8 @@ COOKIES_ENABLED = False
 # Requests stay in memory even with JOBDIR: cpfft resumes from its own journal and the
 # output file (cpfft.resume), so no request (nor token) is ever written to disk.
 SCHEDULER = "cpfft.resume.MemoryScheduler"
+# Nor are request fingerprints (requests.seen): every cpfft request is dont_filter anyway.
+DUPEFILTER_CLASS = "cpfft.resume.MemoryDupeFilter"
 # Remote shells into a crawler have no place on a scheduled server.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
@@ -68,7 +62,8 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0
 DOWNLOAD_DELAY_JITTER = 0
 # Exports are streamed for tens of seconds; default 180 s is tight on slow links.
-DOWNLOAD_TIMEOUT = env("CPFFT_DOWNLOAD_TIMEOUT", "300")
+CPFFT_DOWNLOAD_TIMEOUT = env("CPFFT_DOWNLOAD_TIMEOUT")
+DOWNLOAD_TIMEOUT = CPFFT_DOWNLOAD_TIMEOUT
 # A partition export is tens of MB by design; don't warn about it.
 DOWNLOAD_WARNSIZE = 0
 
@@ -81,13 +76,14 @@ DOWNLOADER_MIDDLEWARES = {
     # token middleware (650), so that a token is attached once a request may start.
     "cpfft.middlewares.pace.PaceMiddleware": 640,
 }
-RETRY_TIMES = env("CPFFT_RETRY_TIMES", "5")
+CPFFT_RETRY_TIMES = env("CPFFT_RETRY_TIMES")
+RETRY_TIMES = CPFFT_RETRY_TIMES
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-CPFFT_RETRY_BACKOFF = env("CPFFT_RETRY_BACKOFF", "1")  # seconds before the first retry, doubling
-CPFFT_RETRY_BACKOFF_MAX = env("CPFFT_RETRY_BACKOFF_MAX", "60")
-CPFFT_RETRY_AFTER_MAX = env("CPFFT_RETRY_AFTER_MAX", "600")  # cap on a server's Retry-After
+CPFFT_RETRY_BACKOFF = env("CPFFT_RETRY_BACKOFF")
+CPFFT_RETRY_BACKOFF_MAX = env("CPFFT_RETRY_BACKOFF_MAX")
+CPFFT_RETRY_AFTER_MAX = env("CPFFT_RETRY_AFTER_MAX")
 # A 429 means "wait", not "failed": retried this many times, apart from RETRY_TIMES.
-CPFFT_RATE_LIMIT_RETRIES = env("CPFFT_RATE_LIMIT_RETRIES", "50")
+CPFFT_RATE_LIMIT_RETRIES = env("CPFFT_RATE_LIMIT_RETRIES")
 
 # ---------------------------------------------------------------- items and CSV
 ITEM_PIPELINES = {
@@ -97,15 +93,20 @@ ITEM_PIPELINES = {
 }
 # Dropped rows are counted in the summary; their full content is only for DEBUG.
 DEFAULT_DROPITEM_LOG_LEVEL = "DEBUG"
-FEED_EXPORTERS = {"csv": "cpfft.exporters.CsvExporter"}
-# UTF-8 with BOM: Excel opens accents correctly only with it.
-FEED_EXPORT_ENCODING = "utf-8-sig"
+FEED_EXPORTERS = {
+    "csv": "cpfft.exporters.CsvExporter",
+    "xml": "cpfft.exporters.XmlExporter",
+    "xlsx": "cpfft.exporters.XlsxExporter",  # -O formations.xlsx: typed cells for Excel
+}
+# UTF-8 for every format; the CSV exporter adds the BOM Excel needs to show accents (JSON
+# and XML must not have one).
+FEED_EXPORT_ENCODING = "utf-8"
+# Rows of an xlsx sheet, header included (Excel's limit); a run expecting more stops first.
+CPFFT_XLSX_MAX_ROWS = env("CPFFT_XLSX_MAX_ROWS")
 FEED_STORE_EMPTY = True
-CPFFT_CSV_DELIMITER = env("CPFFT_CSV_DELIMITER", ",")
-# Without -O: write <dir>/<spider>/<UTC timestamp>.csv and keep <spider>/latest.csv on the
-# newest complete one (scheduled runs). Absolute path.
-CPFFT_OUTPUT_DIR = env("CPFFT_OUTPUT_DIR", "")
-CPFFT_CSV_FORMULA_GUARD = env("CPFFT_CSV_FORMULA_GUARD", "true")
+CPFFT_CSV_DELIMITER = env("CPFFT_CSV_DELIMITER")
+CPFFT_OUTPUT_DIR = env("CPFFT_OUTPUT_DIR")
+CPFFT_CSV_FORMULA_GUARD = env("CPFFT_CSV_FORMULA_GUARD")
 
 # ---------------------------------------------------------------- reporting
 EXTENSIONS = {
@@ -113,8 +114,13 @@ EXTENSIONS = {
     "scrapy.extensions.feedexport.FeedExporter": None,
     "cpfft.extensions.feeds.FeedExporter": 0,
     "cpfft.extensions.report.RunReport": 500,
+    # JOBDIR holds only cpfft's journal (cpfft.resume): no pickled spider.state file.
+    "scrapy.extensions.spiderstate.SpiderState": None,
 }
-CPFFT_PROGRESS_INTERVAL = env("CPFFT_PROGRESS_INTERVAL", "10")
-LOG_LEVEL = env("CPFFT_LOG_LEVEL", "INFO")
+CPFFT_PROGRESS_INTERVAL = env("CPFFT_PROGRESS_INTERVAL")
+CPFFT_LOG_LEVEL = env("CPFFT_LOG_LEVEL")
+LOG_LEVEL = CPFFT_LOG_LEVEL
 # Our progress line (with total and ETA) replaces Scrapy's "Crawled N pages" line.
 LOGSTATS_INTERVAL = 0
+# Scrapy's banner (versions, components, overridden settings) and its stats dump (STATS_DUMP)
+# are logged at DEBUG, not INFO: see cpfft.extensions.report.quiet_scrapy_logs.

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, assume, currently_in_test_context, event, gi
 from hypothesis import strategies as st
 from scrapy.settings import Settings
 
-from cpfft.config import check_base_url, check_common_settings, load_environment
+from cpfft.config import SETTINGS, check_base_url, check_common_settings, load_environment
 from cpfft.credentials import Credentials, CredentialsError, load_credentials
 from cpfft.exporters import DELIMITERS
 from cpfft.francetravail import SEARCH_PARAMS, api_query, check_combinations
@@ -145,13 +145,10 @@ SETTINGS_VALID: dict[str, list[Any]] = {
     "CPFFT_CSV_FORMULA_GUARD": ["true", "False", "0"],
     "CPFFT_PROGRESS_INTERVAL": ["10", "0.1"],
     "LOG_LEVEL": ["INFO", "DEBUG", "WARNING"],
+    "CPFFT_XLSX_MAX_ROWS": ["1048576", "2"],
 }
-#: Settings named after the environment variable that sets them.
-ENV_TO_SETTING = {
-    "CPFFT_DOWNLOAD_TIMEOUT": "DOWNLOAD_TIMEOUT",
-    "CPFFT_RETRY_TIMES": "RETRY_TIMES",
-    "CPFFT_LOG_LEVEL": "LOG_LEVEL",
-}
+#: Settings named after the environment variable that sets them (from the one table).
+ENV_TO_SETTING = {s.name: s.scrapy for s in SETTINGS if s.scrapy}
 #: The first valid value of every setting: one fuzzed setting is then the only wrong one.
 BASELINE = {name: values[0] for name, values in SETTINGS_VALID.items()}
 
@@ -159,6 +156,7 @@ BASELINE = {name: values[0] for name, values in SETTINGS_VALID.items()}
 def test_every_argument_and_setting_is_fuzzed():
     assert set(CPF_VALID) == {p.name for p in cpf_params(make_settings(CpfSpider))}
     assert set(OFFRES_VALID) == {p.name for p in SEARCH_PARAMS}
+    assert {s.scrapy or s.name for s in SETTINGS} == set(SETTINGS_VALID)
     source = (REPO / "cpfft" / "settings.py").read_text()
     from_env = {ENV_TO_SETTING.get(n, n) for n in re.findall(r'env\(\s*"([A-Z_]+)"', source)}
     assert from_env == set(SETTINGS_VALID)
