@@ -37,6 +37,10 @@ _HIDDEN = re.compile(
 )
 _BREAK = re.compile(rf"<br\b[^>]*>|</?(?:{_BLOCK})\b[^>]*>", re.IGNORECASE)
 _ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
+#: What an HTML list item starts with once converted: a bullet no spreadsheet runs as a
+#: formula (a leading "- " would be, so the CSV formula guard had to prefix it with ').
+BULLET = "\u2022 "
+_EMPTY_ITEMS = ("-", BULLET.strip())
 _ANY_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 
 
@@ -51,19 +55,20 @@ def html_to_text(value: str) -> str:
     # Line breaks in HTML source are just spaces; only tags make lines.
     value = _NEWLINES.sub(" ", value).replace("\n", " ")
     value = _HIDDEN.sub(" ", value)
-    value = _ITEM.sub("\n- ", value)
+    value = _ITEM.sub("\n" + BULLET, value)
     value = _BREAK.sub("\n", value)
     value = _ANY_TAG.sub("", value)
     return html.unescape(value)
 
 
 def normalize_lines(value: str) -> str:
-    """Normalise spaces inside lines; drop empty lines. Returns '' for blank text."""
+    """Normalise spaces inside lines; drop empty lines (and empty list items: a lone
+    bullet, or a lone ``-``). Returns '' for blank text."""
     value = _INVISIBLE.sub("", _SPACE_LIKE.sub(" ", _NEWLINES.sub("\n", value)))
     # Runs of spaces never cross a line break: collapsing them in the whole text at once
     # is the same as line by line.
     lines = (line.strip() for line in _RUNS_OF_SPACES.sub(" ", value).split("\n"))
-    return "\n".join(line for line in lines if line and line != "-")
+    return "\n".join(line for line in lines if line and line not in _EMPTY_ITEMS)
 
 
 def clean_longtext(value: object) -> str | None:

@@ -1,6 +1,7 @@
 import pytest
 
 from cpfft.cleaning import (
+    BULLET,
     BadNumber,
     clean_code,
     clean_longtext,
@@ -8,6 +9,7 @@ from cpfft.cleaning import (
     clean_text,
     html_to_text,
 )
+from cpfft.exporters import neutralise_formula
 
 
 @pytest.mark.parametrize(
@@ -15,7 +17,7 @@ from cpfft.cleaning import (
     [
         (
             "<p>Manipuler&nbsp;des donn&eacute;es</p><ul><li>pandas</li><li>SQL &amp; co</li></ul>",
-            "Manipuler des données\n- pandas\n- SQL & co",
+            "Manipuler des données\n• pandas\n• SQL & co",
         ),
         ("<div>Emoji ✅ 🎓</div><script>alert(1)</script><p>Après</p>", "Emoji ✅ 🎓\nAprès"),
         ("a<br>b<BR/>c <P class='x'>d</P><!-- note --> e", "a\nb\nc\nd\ne"),
@@ -29,6 +31,26 @@ from cpfft.cleaning import (
 )
 def test_longtext(raw, clean):
     assert clean_longtext(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<ul><li>pandas</li><li>SQL</li></ul>", "• pandas\n• SQL"),
+        ("<ol><li>un</li><li> </li><li></li><li>deux</li></ol>", "• un\n• deux"),
+        ("<ul><li>-1 point</li><li>+ de pratique</li></ul>", "• -1 point\n• + de pratique"),
+    ],
+)
+def test_html_list_items_get_a_bullet_no_spreadsheet_runs(raw, clean):
+    cell = clean_longtext(raw)
+    assert cell == clean
+    assert cell.startswith(BULLET)
+    assert neutralise_formula(cell) == cell  # so the CSV formula guard leaves it alone
+
+
+def test_plain_text_dashes_are_the_source_text():
+    text = "- accueil\n- conseil"
+    assert clean_longtext(text) == text
 
 
 def test_html_source_newlines_are_spaces_only_tags_make_lines():
@@ -90,7 +112,7 @@ def _normalize_lines_reference(value: str) -> str:
 
     value = _NEWLINES.sub("\n", value).translate(_SPACES)
     lines = (_RUNS_OF_SPACES.sub(" ", line).strip() for line in value.split("\n"))
-    return "\n".join(line for line in lines if line and line != "-")
+    return "\n".join(line for line in lines if line and line not in ("-", "•"))
 
 
 def test_normalize_lines_is_byte_for_byte_the_reference():
@@ -99,7 +121,20 @@ def test_normalize_lines_is_byte_for_byte_the_reference():
     from cpfft.cleaning import _SPACES, normalize_lines
 
     rng = random.Random(11)
-    alphabet = [*map(chr, _SPACES), " ", "\n", "\r", "-", "a", "é", "’", "\u2028", "x", "\u00a0"]
+    alphabet = [
+        *map(chr, _SPACES),
+        " ",
+        "\n",
+        "\r",
+        "-",
+        "•",
+        "a",
+        "é",
+        "’",
+        "\u2028",
+        "x",
+        "\u00a0",
+    ]
     for _ in range(5000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
         assert normalize_lines(text) == _normalize_lines_reference(text), repr(text)

@@ -1,11 +1,18 @@
 import csv
 import io
+import xml.etree.ElementTree as ET
 
 import pytest
 from scrapy.utils.test import get_crawler
 
-from cpfft.exporters import CsvExporter, format_float, neutralise_formula
-from cpfft.items import FORMATION_FIELDS, Formation
+from cpfft.exporters import (
+    FORMULA_GUARDED,
+    CsvExporter,
+    XmlExporter,
+    format_float,
+    neutralise_formula,
+)
+from cpfft.items import FORMATION_FIELDS, OFFRE_HEADERS, Formation, Offre
 
 
 def export(items, *, fields=None, **settings):
@@ -88,3 +95,77 @@ def test_delimiter_setting_and_quoting():
 )
 def test_floats_use_dot_and_no_exponent(value, text):
     assert format_float(value) == text
+
+
+def test_utf8_gets_the_bom_only_csv_needs():
+    data = export([Formation(numero_formation="1")], fields=["numero_formation"])
+    assert data.startswith(b"\xef\xbb\xbf")
+    crawler = get_crawler()
+    stream = io.BytesIO()
+    exporter = CsvExporter.from_crawler(crawler, stream, fields_to_export=["a"], encoding="utf-8")
+    exporter.start_exporting()
+    exporter.finish_exporting()
+    assert stream.getvalue() == b"\xef\xbb\xbfa\r\n"
+
+
+def test_appending_writes_neither_bom_nor_a_second_header(tmp_path):
+    path = tmp_path / "out.csv"
+    path.write_bytes(b"\xef\xbb\xbfnumero_formation,nom_of\r\n1,A\r\n")
+    crawler = get_crawler()
+    with path.open("ab") as file:  # what -o opens
+        exporter = CsvExporter.from_crawler(
+            crawler, file, fields_to_export=["numero_formation", "nom_of"], encoding="utf-8"
+        )
+        exporter.start_exporting()
+        exporter.export_item(Formation(numero_formation="2", nom_of="B"))
+        exporter.finish_exporting()
+    assert path.read_bytes() == b"\xef\xbb\xbfnumero_formation,nom_of\r\n1,A\r\n2,B\r\n"
+
+
+def test_guarded_cells_are_counted_in_a_stat():
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    stream = io.BytesIO()
+    exporter = CsvExporter.from_crawler(crawler, stream, fields_to_export=FORMATION_FIELDS)
+    exporter.start_exporting()
+    exporter.export_item(Formation(nom_of="=1+1", intitule_formation="@x", code_rncp="-1"))
+    exporter.export_item(Formation(nom_of="-Formation-", numero_formation="+33 1 23"))
+    exporter.export_item(Formation(nom_of="Plain"))
+    exporter.finish_exporting()
+    assert crawler.stats.get_value(FORMULA_GUARDED) == 4
+    assert crawler.stats.get_value(FORMULA_GUARDED) == data_guarded(stream.getvalue())
+
+
+def data_guarded(data):
+    return sum(cell.startswith("'") for row in parse(data)[1:] for cell in row)
+
+
+def test_no_stat_without_a_guarded_cell():
+    crawler = get_crawler(settings_dict={"CPFFT_CSV_FORMULA_GUARD": False})
+    crawler.stats.open_spider()
+    exporter = CsvExporter.from_crawler(crawler, io.BytesIO(), fields_to_export=FORMATION_FIELDS)
+    exporter.start_exporting()
+    exporter.export_item(Formation(nom_of="=1+1"))
+    exporter.finish_exporting()
+    assert crawler.stats.get_value(FORMULA_GUARDED) is None
+
+
+# ------------------------------------------------------------------ XML
+
+
+def test_xml_is_valid_with_french_headers_and_empty_values():
+    stream = io.BytesIO()
+    exporter = XmlExporter(stream, fields_to_export=OFFRE_HEADERS, encoding="utf-8-sig")
+    exporter.start_exporting()
+    exporter.export_item(
+        Offre(id="1", intitule="Développeur <Python> & co", latitude=1.5e-07, lieu=None)
+    )
+    exporter.finish_exporting()
+    data = stream.getvalue()
+    assert data.startswith(b"<?xml")  # no BOM before the declaration
+    root = ET.fromstring(data)  # noqa: S314 - our own output
+    offer = root.find("item")
+    assert [child.tag for child in offer] == list(OFFRE_HEADERS)  # field names: valid XML
+    assert offer.findtext("intitule") == "Développeur <Python> & co"
+    assert offer.findtext("lieu") == ""
+    assert offer.findtext("latitude") == "0.00000015"

@@ -28,7 +28,7 @@ def test_clean_by_kind(crawler):
     assert item.nom_of == "AT&T Formation"
     assert item.code_departement == "1"
     assert item.code_rncp == "-1"
-    assert item.contenu_formation == "- un\n- deux"
+    assert item.contenu_formation == "• un\n• deux"
     assert item.nb_action == 3
     assert item.frais_ttc_tot_mean == 1490.5
     assert item.nombre_heures_total_max is None

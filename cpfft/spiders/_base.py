@@ -7,12 +7,19 @@ import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
+from scrapy.exceptions import CloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
-    from twisted.python.failure import Failure
+
+#: Signal sent with ``total`` whenever a spider sets :attr:`ApiSpider.progress_total`,
+#: i.e. as soon as it knows how many rows the run writes, before it fetches them. A
+#: handler that raises CloseSpider stops the run right there (the spider's callback
+#: goes no further), e.g. an output that cannot hold that many rows.
+rows_expected = object()
 
 
 class ApiSpider(scrapy.Spider):
@@ -20,6 +27,25 @@ class ApiSpider(scrapy.Spider):
     middlewares: ClassVar[dict[str, int]] = {}
     #: The item (one CSV row) this spider yields; its KEY identifies a row.
     item_class: ClassVar[type]
+    _progress_total: int | None = None
+
+    @property
+    def progress_total(self) -> int | None:
+        """Rows this run expects, as the API counts them; None until known."""
+        return self._progress_total
+
+    @progress_total.setter
+    def progress_total(self, total: int | None) -> None:
+        self._progress_total = total
+        crawler = getattr(self, "crawler", None)
+        if total is None or crawler is None:
+            return
+        answers = crawler.signals.send_catch_log(
+            signal=rows_expected, spider=self, total=total, dont_log=CloseSpider
+        )
+        for _, answer in answers:
+            if isinstance(answer, Failure) and isinstance(answer.value, CloseSpider):
+                raise answer.value
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
