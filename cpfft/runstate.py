@@ -5,6 +5,11 @@ A run is *complete* only if it finished normally (``finish_reason ==
 :class:`~cpfft.extensions.report.RunReport` extension turns this into the
 ``cpfft/outcome`` stat and the summary; the ``crawl`` command turns it into
 the exit code.
+
+The summary names as the cause of an incomplete run the message of
+:func:`stop_crawl` if a component stopped the run (``cpfft/stop_message``),
+else Scrapy's own reason for closing it (Ctrl-C, a ``CLOSESPIDER_*`` limit…),
+else the first line given to :func:`mark_incomplete` (``cpfft/problems``).
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ _closing: set[asyncio.Future] = set()
 
 INCOMPLETE = "cpfft/incomplete"
 STOP_REASON = "cpfft/stop_reason"
+STOP_MESSAGE = "cpfft/stop_message"
+PROBLEMS = "cpfft/problems"
 
 
 def mark_incomplete(crawler: Crawler, what: str) -> None:
     """Record that part of the expected output will be missing, and why (one line)."""
     crawler.stats.inc_value(INCOMPLETE)
-    problems = crawler.stats.get_value("cpfft/problems") or []
+    problems = crawler.stats.get_value(PROBLEMS) or []
     if what not in problems and len(problems) < 50:
-        crawler.stats.set_value("cpfft/problems", [*problems, what])
+        crawler.stats.set_value(PROBLEMS, [*problems, what])
 
 
 def stop_crawl(crawler: Crawler, reason: str, message: str) -> None:
@@ -42,6 +49,7 @@ def stop_crawl(crawler: Crawler, reason: str, message: str) -> None:
     if crawler.stats.get_value(STOP_REASON):
         return
     crawler.stats.set_value(STOP_REASON, reason)
+    crawler.stats.set_value(STOP_MESSAGE, message)
     logger.error(message)
     mark_incomplete(crawler, message)
     coro = crawler.engine.close_spider_async(reason=reason)

@@ -1,11 +1,12 @@
 """Retries wait: exponential backoff, or the server's Retry-After."""
 
 import asyncio
+import logging
 import time
 from email.utils import formatdate
 
 import pytest
-from scrapy import Request
+from scrapy import FormRequest, Request
 from scrapy.exceptions import DownloadTimeoutError
 from scrapy.http import Response
 from scrapy.statscollectors import MemoryStatsCollector
@@ -120,3 +121,60 @@ def test_malformed_json_on_a_json_request_is_retried(mw):
     assert mw.process_response(request, whole) is whole
     plain = Request("http://127.0.0.1/x")  # not a JSON request: passed as it is
     assert mw.process_response(plain, broken) is broken
+
+
+# ------------------------------------------------------------------ one INFO line per retry
+
+
+def retry_lines(caplog):
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "cpfft.middlewares.retry" and r.levelno == logging.INFO
+    ]
+
+
+def test_each_retry_is_one_info_line_with_wait_attempt_and_reason(mw, caplog):
+    caplog.set_level(logging.INFO, logger="cpfft.middlewares.retry")
+    request = Request("http://127.0.0.1:8000/api/x?where=long%20query", meta={"step": "metadata"})
+    request = mw.process_response(request, Response(request.url, status=503))
+    request = mw.process_exception(request, DownloadTimeoutError("Getting it took 1 s.\nmore"))
+    plain = Request("http://127.0.0.1:8000/api/y?q=1")
+    mw.process_response(plain, Response(plain.url, status=502, headers={"Retry-After": "4"}))
+    assert retry_lines(caplog) == [
+        "retrying metadata in 1 s (1/3): HTTP 503 Service Unavailable",
+        "retrying metadata in 2 s (2/3): DownloadTimeoutError: Getting it took 1 s.",
+        "retrying GET 127.0.0.1:8000/api/y in 4 s (1/3): HTTP 502 Bad Gateway",
+    ]
+
+
+def test_rate_limited_and_malformed_retries_are_logged_too(mw, caplog):
+    caplog.set_level(logging.INFO, logger="cpfft.middlewares.retry")
+    mw.limited_retries = 5
+    request = Request("http://127.0.0.1/x", meta={JSON_META: True})
+    mw.process_response(request, Response(request.url, status=429, headers={"Retry-After": "0.5"}))
+    mw.process_response(request, Response(request.url, status=200, body=b"{cut"))
+    assert retry_lines(caplog) == [
+        "retrying GET 127.0.0.1/x in 0.5 s (rate limited 1/5): HTTP 429 Too Many Requests",
+        "retrying GET 127.0.0.1/x in 1 s (1/3): HTTP 200 with a malformed JSON body",
+    ]
+
+
+def test_retry_line_of_the_token_request_shows_no_secret(mw, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret = "s3cr3t-client-secret"
+    token = FormRequest(
+        "http://127.0.0.1:7777/connexion/oauth2/access_token?realm=/partenaire",
+        formdata={"client_id": "id-42", "client_secret": secret},
+    )
+    assert mw.process_response(token, Response(token.url, status=503)) is not None
+    mw.process_exception(token, DownloadTimeoutError("took too long"))
+    (first, second) = retry_lines(caplog)
+    assert first == (
+        "retrying POST 127.0.0.1:7777/connexion/oauth2/access_token in 1 s (1/3): "
+        "HTTP 503 Service Unavailable"
+    )
+    assert second.startswith("retrying POST 127.0.0.1:7777/connexion/oauth2/access_token in 1 s")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert secret not in logged
+    assert "id-42" not in logged

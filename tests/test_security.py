@@ -55,7 +55,8 @@ def enabled_extensions(log: str) -> str:
 
 def test_telnet_and_remote_control_are_off_unless_enabled_on_purpose(ods, crawl):
     api = ods(rows=200)
-    default = crawl("cpf", env={"CPF_API_URL": api.url})
+    # Scrapy lists the enabled extensions at DEBUG (cpfft's banner is one line at INFO).
+    default = crawl("cpf", env={"CPF_API_URL": api.url}, settings={"LOG_LEVEL": "DEBUG"})
     assert default.returncode == 0
     extensions = enabled_extensions(default.log)
     assert "TelnetConsole" not in extensions
@@ -64,7 +65,7 @@ def test_telnet_and_remote_control_are_off_unless_enabled_on_purpose(ods, crawl)
     on_purpose = crawl(
         "cpf",
         env={"CPF_API_URL": api.url},
-        settings={"TELNETCONSOLE_ENABLED": "1", "TELNETCONSOLE_PORT": "0"},
+        settings={"TELNETCONSOLE_ENABLED": "1", "TELNETCONSOLE_PORT": "0", "LOG_LEVEL": "DEBUG"},
     )
     assert on_purpose.returncode == 0, on_purpose.log[-2000:]
     assert "TelnetConsole" in enabled_extensions(on_purpose.log)

@@ -1,5 +1,8 @@
-"""Progress lines during the run, the outcome of the run, and its summary.
+"""A quiet log, progress lines during the run, the outcome of the run, and its summary.
 
+- Before the crawl (:func:`quiet_scrapy_logs`, called by the ``crawl``
+  command): Scrapy's start-up banner (versions, components, overridden
+  settings) and its stats dump go to DEBUG; one banner line says what runs.
 - Every ``CPFFT_PROGRESS_INTERVAL`` seconds: rows done / total (the total comes
   from the API, through the spider's ``progress_total`` attribute), percentage,
   rate and ETA.
@@ -7,28 +10,33 @@
   ``complete`` only if the run finished normally, every feed was stored and no
   component reported missing data (see :mod:`cpfft.runstate`); otherwise
   ``incomplete`` (some rows written) or ``failed``.
-- When the engine stops: a summary at INFO (rows written, duplicates removed,
-  rows dropped and why, API calls, retries, elapsed time, output path, and
-  what is missing), followed by one ERROR line if the output is not complete.
+- When the engine stops: a summary (rows in the output file, duplicates
+  removed, rows dropped and why, API calls, retries, elapsed time, and what is
+  missing), at INFO when the run is complete, else at ERROR — headed by the
+  cause — and followed by one ERROR line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import platform
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import scrapy
 from scrapy import signals
 from scrapy.extensions.feedexport import FeedExporter  # our subclass is one too
 from scrapy.utils.asyncio import create_looping_call
 
+from cpfft import __version__
 from cpfft.output import LATEST_CHANGES, OutputError, changes_file, publish, set_aside
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
 from cpfft.resume import Journal
-from cpfft.runstate import INCOMPLETE, mark_incomplete
+from cpfft.runstate import INCOMPLETE, PROBLEMS, STOP_MESSAGE, mark_incomplete
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -38,6 +46,83 @@ logger = logging.getLogger("cpfft.report")
 
 OUTCOME = "cpfft/outcome"
 ALREADY_WRITTEN_STAT = DROPPED + ALREADY_WRITTEN
+#: Cells the CSV exporter prefixed with ' so that a spreadsheet shows them as text.
+FORMULA_GUARDED = "cpfft/csv/formula_guarded"
+#: Data rows in the output file at the end: this run's, plus a resumed run's earlier ones.
+ROWS_IN_OUTPUT = "cpfft/rows_in_output"
+#: Why a run ends early when no component said (finish reasons set by Scrapy).
+FINISH_REASONS = {
+    "shutdown": "interrupted (Ctrl-C or a termination signal) before the end",
+    "closespider_timeout": "stopped by CLOSESPIDER_TIMEOUT before the end",
+    "closespider_itemcount": "stopped by CLOSESPIDER_ITEMCOUNT before the end",
+    "closespider_pagecount": "stopped by CLOSESPIDER_PAGECOUNT before the end",
+    "closespider_errorcount": "stopped by CLOSESPIDER_ERRORCOUNT before the end",
+    "memusage_exceeded": "stopped: MEMUSAGE_LIMIT_MB exceeded",
+}
+
+
+class DemoteToDebug(logging.Filter):
+    """Log the INFO records of one logger whose message starts with one of
+    ``prefixes`` at DEBUG: shown with ``-L DEBUG``, hidden at the default INFO
+    (the handler's level is checked after the logger's filters)."""
+
+    def __init__(self, prefixes: tuple[str, ...]):
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.levelno == logging.INFO
+            and isinstance(record.msg, str)
+            and record.msg.startswith(self.prefixes)
+        ):
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return True
+
+
+class ScrapyBanner(DemoteToDebug):
+    #: Scrapy's start-up and shutdown lines that say nothing about the run: its
+    #: banner (versions, add-ons, components, overridden settings — with the whole
+    #: FEED_EXPORT_FIELDS list), the spider opened/closed lines, the stats dump.
+    LINES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "scrapy.utils.log": ("Scrapy %(version)s started", "Versions:"),
+        "scrapy.addons": ("Enabled addons:",),
+        "scrapy.middleware": ("Enabled %(componentname)ss:",),
+        "scrapy.crawler": ("Overridden settings:",),
+        "scrapy.core.engine": ("Spider opened", "Spider closed ("),
+        "scrapy.statscollectors": ("Dumping Scrapy stats:",),
+    }
+
+
+def quiet_scrapy_logs() -> None:
+    """Move Scrapy's banner and stats dump to DEBUG (idempotent).
+
+    Call it before the crawler process exists: the banner is logged when it is
+    created. RunReport logs a one-line banner of its own when the crawl starts.
+    """
+    for name, prefixes in ScrapyBanner.LINES.items():
+        target = logging.getLogger(name)
+        if not any(isinstance(f, ScrapyBanner) for f in target.filters):
+            target.addFilter(ScrapyBanner(prefixes))
+
+
+_QUOTE_OR_NEWLINE = re.compile(rb'["\n]')
+
+
+def count_rows(path: Path) -> int:
+    """Data rows of a CSV with a header: line breaks outside quoted fields, minus one."""
+    quoted, ends = False, 0
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            if b'"' not in chunk and not quoted:
+                ends += chunk.count(b"\n")
+                continue
+            for match in _QUOTE_OR_NEWLINE.finditer(chunk):
+                if match.group() == b'"':
+                    quoted = not quoted
+                elif not quoted:
+                    ends += 1
+    return max(0, ends - 1)
 
 
 def count(n: float) -> str:
@@ -58,10 +143,13 @@ class RunReport:
         self.last = (self.started, 0)
         self.feeds_closed = asyncio.Event()
         self.summary: list[str] = []
+        self.rows_before = 0  # rows an interrupted run left in the output (resumed run)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
+        quiet_scrapy_logs()  # already done by the crawl command, before Scrapy's banner
         ext = cls(crawler)
+        ext.log_banner()  # extensions are built when the crawl starts
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.feed_exporter_closed, signal=signals.feed_exporter_closed)
@@ -75,7 +163,23 @@ class RunReport:
         dropped = sum(v for k, v in stats.get_stats().items() if k.startswith("cpfft/dropped/"))
         return stats.get_value("item_scraped_count", 0) + dropped
 
+    def log_banner(self) -> None:
+        """What runs, in one line (Scrapy's own banner is at DEBUG)."""
+        feeds = ", ".join(map(str, self.crawler.settings.getdict("FEEDS"))) or "no output file"
+        logger.info(
+            "cpfft %s (Scrapy %s, Python %s): crawl %s → %s",
+            __version__,
+            scrapy.__version__,
+            platform.python_version(),
+            self.crawler.spidercls.name,
+            feeds,
+        )
+
     def spider_opened(self, spider: Spider) -> None:
+        resumed = self.crawler.settings.get("CPFFT_RESUME_FROM")
+        if resumed and Path(resumed).is_file():
+            # Before any row of this run is appended to it.
+            self.rows_before = count_rows(Path(resumed))
         self.started = time.monotonic()
         self.last = (self.started, 0)
         self.task = create_looping_call(self.log_progress, spider)
@@ -134,6 +238,9 @@ class RunReport:
                 journal.finish()  # the same JOBDIR now starts a fresh run
         stats.set_value(OUTCOME, outcome)
         self.summary = self.build_summary(spider, reason, outcome) + notes
+        if outcome != "complete" and not stats.get_value(PROBLEMS):
+            # Stopped early with no component saying what is missing: the reason is.
+            self.summary.append(f"  missing:            {self.cause(reason)}")
 
     def file_output(self, spider: Spider, outcome: str) -> tuple[str, list[str]]:
         """Let the spider finish its output, then, under CPFFT_OUTPUT_DIR, move
@@ -175,14 +282,68 @@ class RunReport:
             outcome = "incomplete"
         return outcome, notes
 
-    def build_summary(self, spider: Spider, reason: str, outcome: str) -> list[str]:
+    def cause(self, reason: str) -> str:
+        """Why the run is not complete, in one line: what stopped it (a component, or
+        Scrapy: Ctrl-C, a CLOSESPIDER_* limit…), else the first thing reported missing."""
+        stats = self.crawler.stats
+        if stats.get_value(STOP_MESSAGE):
+            return str(stats.get_value(STOP_MESSAGE))
+        if reason in FINISH_REASONS:
+            return FINISH_REASONS[reason]
+        problems = stats.get_value(PROBLEMS) or []
+        if problems:
+            return str(problems[0])
+        if reason != "finished":
+            return f"stopped before the end ({reason})"
+        return "see the errors above"
+
+    def headline(self, spider: Spider, reason: str, outcome: str) -> str:
+        line = f"Run summary ({spider.name}): {outcome.upper()}"
+        if outcome == "complete":
+            return f"{line} (finish reason: {reason})"
+        if reason != "finished":
+            line += f" (finish reason: {reason})"
+        why = self.cause(reason)
+        others = [p for p in self.crawler.stats.get_value(PROBLEMS) or [] if p != why]
+        return f"{line}: {why}" + (f" (+{len(others)} more under 'missing')" if others else "")
+
+    def rows_line(self, spider: Spider, outcome: str) -> str:
+        """Rows in the output file, and whether this run touched it at all."""
         stats = self.crawler.stats
         all_stats = stats.get_stats()
         written = stats.get_value("item_scraped_count", 0)
+        feeds = ", ".join(map(str, self.crawler.settings.getdict("FEEDS")))
+        if not feeds:
+            return f"  rows written:       {count(written)} (no output file: use -O file.csv)"
+        stored = any(k.startswith("feedexport/success_count/") for k in all_stats)
+        failed = any(k.startswith("feedexport/failed_count/") for k in all_stats)
+        before = self.rows_before
+        if not stored and not failed:  # the feed exporter left the file as it was
+            stats.set_value(ROWS_IN_OUTPUT, before)
+            if before:
+                return (
+                    f"  rows written:       none by this run ({feeds} unchanged: "
+                    f"{count(before)} rows from the interrupted run)"
+                )
+            return f"  rows written:       0 ({feeds} left untouched)"
+        in_file = before + written
+        stats.set_value(ROWS_IN_OUTPUT, in_file)
         total = getattr(spider, "progress_total", None)
-        feeds = list(self.crawler.settings.getdict("FEEDS")) or [
-            "(no output file: use -O file.csv)"
-        ]
+        line = f"  rows written:       {count(in_file)}"
+        # Never "N of M expected" with N < M under COMPLETE: the spider explains the
+        # difference (offers withdrawn during the run) in its own lines.
+        if total and not (outcome == "complete" and in_file < total):
+            line += f" of {count(total)} expected"
+        line += f" → {feeds}"
+        if before:
+            line += f" ({count(before)} by the interrupted run, {count(written)} by this one)"
+        if failed:
+            line += " (storing it failed)"
+        return line
+
+    def build_summary(self, spider: Spider, reason: str, outcome: str) -> list[str]:
+        stats = self.crawler.stats
+        all_stats = stats.get_stats()
         dropped = {
             k.removeprefix("cpfft/dropped/"): v
             for k, v in all_stats.items()
@@ -196,39 +357,34 @@ class RunReport:
         }
         why = ", ".join(f"{k}: {count(v)}" for k, v in sorted(dropped.items()))
         lines = [
-            f"Run summary ({spider.name}): {outcome.upper()} (finish reason: {reason})",
-            f"  rows written:       {count(written)}"
-            # Never "N of M expected" with N < M under COMPLETE: the spider explains the
-            # difference (offers withdrawn during the run) in its own lines.
-            + (
-                f" of {count(total)} expected"
-                if total and not (outcome == "complete" and written < total)
-                else ""
-            )
-            + f" → {', '.join(map(str, feeds))}",
+            self.headline(spider, reason, outcome),
+            self.rows_line(spider, outcome),
             f"  duplicates removed: {count(stats.get_value('cpfft/dropped/duplicate', 0))}",
-            *(
-                [f"  already in file:    {count(before)} rows kept from the interrupted run"]
-                if (before := stats.get_value(ALREADY_WRITTEN_STAT, 0))
-                else []
-            ),
             f"  rows dropped:       {count(sum(dropped.values()))}" + (f" ({why})" if why else ""),
         ]
         if blanked:
             cells = ", ".join(f"{k}: {count(v)}" for k, v in sorted(blanked.items()))
             lines.append(f"  cells emptied:      {cells} (not a number)")
+        guarded = stats.get_value(FORMULA_GUARDED, 0)
+        if guarded:
+            lines.append(
+                f"  formula guard:      {count(guarded)} cells prefixed with ' (CSV only; see README)"
+            )
         calls = count(stats.get_value("downloader/request_count", 0))
         retries = f"{count(stats.get_value('retry/count', 0))} retries"
         refetched = stats.get_value("cpfft/partition_retries", 0)
         if refetched:
             retries += f", {count(refetched)} partitions fetched again"
+        renewed = stats.get_value("cpfft/oauth/401_retries", 0)
+        if renewed:
+            retries += f", {count(renewed)} sent again with a new token after a 401"
         lines += [
             f"  API calls:          {calls} ({retries})",
             *self.rate_lines(all_stats),
             *getattr(spider, "summary_lines", lambda outcome: [])(outcome),
             f"  elapsed:            {duration(time.monotonic() - self.started)}",
         ]
-        lines += [f"  missing:            {p}" for p in stats.get_value("cpfft/problems") or []]
+        lines += [f"  missing:            {p}" for p in stats.get_value(PROBLEMS) or []]
         return lines
 
     @staticmethod
@@ -255,8 +411,11 @@ class RunReport:
     def engine_stopped(self) -> None:
         if not self.summary:
             return
-        logger.info("\n".join(self.summary))
         outcome = self.crawler.stats.get_value(OUTCOME)
+        # At the level of the outcome: an incomplete run's summary shows under -L WARNING.
+        logger.log(
+            logging.INFO if outcome == "complete" else logging.ERROR, "\n".join(self.summary)
+        )
         if outcome != "complete":
             logger.error(
                 "The output is %s: see 'missing' in the summary above (exit code 1)",

@@ -19,6 +19,12 @@ A 429 says "wait", not "failed": it is retried without using up ``RETRY_TIMES``,
 up to ``CPFFT_RATE_LIMIT_RETRIES`` times, after the wait it asked for; meanwhile the
 pacing middleware (:mod:`cpfft.middlewares.pace`) holds every other request of
 the slot too.
+
+Every retry is logged at INFO when it is decided, with its wait, its number
+and why, e.g. ``retrying dataset metadata in 4 s (2/5): HTTP 503 Service
+Unavailable``. The request is named by ``request.meta["step"]`` when the
+spider gives one, else by its method, host and path: never its query string
+nor its body (the OAuth token request's body holds the client secret).
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import json
 import logging
 import time
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request, TextResponse
@@ -45,6 +53,37 @@ WAIT_META = "cpfft_retry_wait"
 HINT_META = "cpfft_retry_after"
 JSON_META = "cpfft_json"
 LIMITED_META = "cpfft_429_retries"
+STEP_META = "step"
+
+
+def describe_request(request: Request) -> str:
+    """What a log line may say of a request: its step, or method, host and path only."""
+    step = request.meta.get(STEP_META)
+    if step:
+        return str(step)
+    url = urlsplit(request.url)
+    return f"{request.method} {url.netloc}{url.path}"
+
+
+def describe_exception(exception: BaseException) -> str:
+    """``DownloadTimeoutError: Getting http://… took longer than 1.0 seconds.`` (one line)."""
+    text = str(exception).strip()
+    detail = text.splitlines()[0] if text else ""
+    name = type(exception).__name__
+    return f"{name}: {detail}" if detail else name
+
+
+def http_status(status: int) -> str:
+    """``HTTP 429 Too Many Requests`` (``HTTP 522`` for a status without a standard name)."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def seconds(wait: float) -> str:
+    """4 → '4', 0.05 → '0.05', 12.345 → '12.3'."""
+    return f"{wait:.3g}" if wait < 100 else f"{wait:.0f}"
 
 
 def response_json(response: Response) -> Any:
@@ -109,6 +148,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return self.retry_limited(request, response)
         if response.status in self.retry_http_codes:
             reason = response_status_message(response.status)
+            why = http_status(response.status)
         elif (
             request.meta.get(JSON_META)
             and 200 <= response.status < 300
@@ -116,12 +156,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
             and not is_json(response)
         ):
             reason = "malformed JSON"
+            why = f"HTTP {response.status} with a malformed JSON body"
         else:
             return response
         retry = self._retry(request, reason)
         if retry is None:
             return response
-        retry.meta[WAIT_META] = self.wait_before(retry, response)
+        self.schedule(retry, response, why)
         return retry
 
     def retry_limited(self, request: Request, response: Response) -> Request | Response:
@@ -133,16 +174,33 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return response
         retry = request.replace(dont_filter=True)
         retry.meta[LIMITED_META] = tries + 1
-        retry.meta[WAIT_META] = self.wait_before(retry, response)
         stats.inc_value("retry/count")
         stats.inc_value(f"retry/reason_count/{response_status_message(429)}")
+        self.schedule(
+            retry,
+            response,
+            http_status(429),
+            f"rate limited {tries + 1}/{self.limited_retries}",
+        )
         return retry
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:
         retry = super().process_exception(request, exception)
         if isinstance(retry, Request):
-            retry.meta[WAIT_META] = self.wait_before(retry, None)
+            self.schedule(retry, None, describe_exception(exception))
         return retry
+
+    def schedule(
+        self, retry: Request, response: Response | None, why: str, attempt: str | None = None
+    ) -> None:
+        """Set the wait before ``retry`` and say so in one INFO line."""
+        wait = retry.meta[WAIT_META] = self.wait_before(retry, response)
+        if attempt is None:
+            budget = retry.meta.get("max_retry_times", self.max_retry_times)
+            attempt = f"{retry.meta.get('retry_times', 1)}/{budget}"
+        logger.info(
+            "retrying %s in %s s (%s): %s", describe_request(retry), seconds(wait), attempt, why
+        )
 
     def wait_before(self, retry: Request, response: Response | None) -> float:
         hint = retry.meta.pop(HINT_META, None)

@@ -35,6 +35,7 @@ from scrapy.exceptions import DontCloseSpider
 from cpfft.cleaning import clean_date
 from cpfft.config import check_base_url, check_url, shown_setting
 from cpfft.credentials import load_credentials
+from cpfft.extensions.report import ROWS_IN_OUTPUT
 from cpfft.francetravail import (
     SEARCH_PARAMS,
     api_query,
@@ -473,7 +474,11 @@ class OffresSpider(ApiSpider):
                 f"  checks:             {accounts.checks_passed} passed against the API's counts "
                 f"over {accounts.windows} windows" + (f" ({', '.join(extra)})" if extra else "")
             )
-        written = self.crawler.stats.get_value("item_scraped_count", 0)
+        stats = self.crawler.stats
+        # Rows in the file (a resumed run's earlier rows included; set by RunReport before
+        # it asks for these lines), plus the overlap's offers deliberately not written again.
+        written = stats.get_value(ROWS_IN_OUTPUT, stats.get_value("item_scraped_count", 0))
+        written += stats.get_value("cpfft/offers_already_known", 0)
         total = self.progress_total
         if outcome == "complete" and total and written < total and self.max_offers is None:
             lines.append(
