@@ -1,29 +1,49 @@
 """Where a run writes when no ``-O``/``-o`` is given: timestamped files and ``latest.csv``.
 
 Scheduled runs (scrapyd, cron) give no output option. With ``CPFFT_OUTPUT_DIR``
-set (an absolute directory), each run writes
-``<CPFFT_OUTPUT_DIR>/<spider>/<UTC timestamp>.csv``, so runs never overwrite
-each other. When the run is complete, ``<spider>/latest.csv`` is made to point
-at that file (a hard link, replaced atomically: readers never see a half file);
-an incomplete run's file is renamed ``<timestamp>.incomplete.csv`` and
-``latest.csv`` keeps pointing at the last complete one.
+set (an absolute directory), each run writes a file named after the UTC time it
+started, in its **query's folder**::
+
+    <CPFFT_OUTPUT_DIR>/<spider>/[<query>/]<stamp>[_<job>].csv
+
+- ``<query>`` (see :func:`query_folder`) names the query's arguments, e.g.
+  ``motsCles=python,region=11``; a run without arguments writes in
+  ``<spider>/`` itself. So two scheduled queries of one spider never share a
+  ``latest.csv``. Arguments that only change how a run goes, not which rows a
+  whole extraction holds (:data:`RUN_ARGUMENTS`), do not count: an offres
+  ``-a depuis=dernier`` run writes beside the full runs of its query.
+- ``<stamp>`` is fixed width with milliseconds, ``20261201T220512.345Z``, and
+  greater than every stamp already in the folder (one millisecond later if the
+  clock has not moved on, or went back). So the names sort in run order
+  whatever follows the stamp: the newest run is the greatest name, in Python
+  as in ``ls``.
+- ``<job>`` is the scrapyd job id, whole (the job's log is
+  ``logs_dir/<project>/<spider>/<job>.log``).
+
+When the run is complete, ``latest.csv`` in that folder is made to point at its
+file (a hard link, replaced atomically: readers never see a half file); an
+incomplete run's file is renamed ``….incomplete.csv`` and ``latest.csv`` keeps
+pointing at the last complete one.
 
 Runs that write only part of a dataset on purpose (``offres -a depuis=dernier``)
-are labelled, ``<timestamp>.depuis.csv``, and do not move ``latest.csv``, which
-always holds a whole extraction. A run's changes file (see
-:mod:`cpfft.incremental`), ``<timestamp>.changes.csv``, is published as
+are labelled, ``<stamp>[_<job>].depuis.csv``, and do not move ``latest.csv``,
+which always holds a whole extraction. A run's changes file (see
+:mod:`cpfft.incremental`), ``….changes.csv``, is published as
 ``latest.changes.csv`` in the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 import shutil
-from datetime import UTC, datetime
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cpfft.params import ConfigurationError, shown
 
@@ -35,6 +55,21 @@ logger = logging.getLogger(__name__)
 LATEST = "latest.csv"
 LATEST_CHANGES = "latest.changes.csv"
 CHANGES_SUFFIX = ".changes.csv"
+
+#: Spider arguments that change how a run goes but not which rows a whole extraction of
+#: the query holds: runs with or without them share the query's folder (and its
+#: latest.csv, and the offres query state). ``depuis``: an incremental offres run
+#: continues its query; ``sort``: ignored by the offres spider.
+RUN_ARGUMENTS = frozenset({"depuis", "sort"})
+
+#: UTC, fixed width, milliseconds: 20261201T220512.345Z.
+STAMP_FORMAT = "%Y%m%dT%H%M%S.%f"
+STAMP = re.compile(r"\d{8}T\d{6}\.\d{3}Z")
+STAMP_STEP = timedelta(milliseconds=1)
+#: Characters kept as they are in a name made from user text; any other run becomes "_".
+_UNSAFE = re.compile(r"[^\w.,@+=-]+")
+_UNSAFE_VALUE = re.compile(r"[^\w.,@+-]+")  # "=" too: it separates a name from its value
+_MAX_NAME_BYTES = 150  # of the readable part; file systems allow 255 bytes per name
 
 
 class OutputError(Exception):
@@ -66,37 +101,125 @@ def output_dir(settings: BaseSettings) -> Path | None:
     return path
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ",".join(_text(v) for v in value)
+    return str(value)
+
+
+def _named(readable: str, exact: str) -> str:
+    """``readable`` if it is ``exact`` and short enough; otherwise shortened, with ``~``
+    and a hash of ``exact`` (two different texts never get the same name)."""
+    cut = readable.encode()[:_MAX_NAME_BYTES].decode(errors="ignore")
+    if cut == exact:
+        return exact
+    digest = hashlib.sha256(exact.encode(errors="surrogatepass")).hexdigest()[:8]
+    return f"{cut}~{digest}"
+
+
+def safe_name(text: str) -> str:
+    """``text`` as one file-system-safe name: letters, digits and ``_ . , @ + = -`` kept,
+    any other run of characters (space, ``/``, ``:``…) turned into ``_``."""
+    return _named(_UNSAFE.sub("_", unicodedata.normalize("NFC", text)), text)
+
+
+def query_folder(arguments: Mapping[str, Any]) -> str | None:
+    """The folder of a query, named from its (parsed) arguments: ``name=value`` pairs
+    sorted by name and joined by ``,``, e.g. ``motsCles=python,region=11``.
+
+    Unset arguments (``None``), scrapyd's own (``_job``…) and :data:`RUN_ARGUMENTS` do
+    not count; ``None`` when nothing is left (the query without arguments writes in its
+    spider's folder). In a value, any run of characters other than letters, digits and
+    ``_ . , @ + -`` becomes ``_``, and then the name ends with ``~`` and a short hash.
+    """
+    pairs = sorted(
+        (name, _text(value))
+        for name, value in arguments.items()
+        if value is not None and not name.startswith("_") and name not in RUN_ARGUMENTS
+    )
+    if not pairs:
+        return None
+    exact = ",".join(f"{name}={value}" for name, value in pairs)
+    readable = ",".join(
+        f"{name}={_UNSAFE_VALUE.sub('_', unicodedata.normalize('NFC', value))}"
+        for name, value in pairs
+    )
+    return _named(readable, exact)
+
+
+def _writable_folder(folder: Path, create: bool) -> None:
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create {folder}: {exc.strerror}") from None
+        existing = folder
+    else:
+        existing = folder
+        try:
+            while not existing.exists() and existing != existing.parent:
+                existing = existing.parent
+        except OSError as exc:  # a name too long for the file system
+            raise ConfigurationError(f"cannot use {folder}: {exc.strerror}") from None
+        if not existing.is_dir():
+            raise ConfigurationError(f"cannot create {folder}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"cannot write in {existing}")
+
+
+def next_stamp(folder: Path, now: datetime | None = None) -> str:
+    """The stamp of a new run in ``folder``: now (UTC), unless a file of the folder has
+    that stamp or a later one; then one millisecond after the latest stamp there."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    latest = None
+    try:
+        names = [entry.name for entry in os.scandir(folder)]
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        match = STAMP.match(name)
+        if match and (latest is None or match.group() > latest):
+            latest = match.group()
+    if latest is not None:
+        previous = datetime.strptime(latest[:-1] + "000", STAMP_FORMAT)
+        moment = max(moment, previous + STAMP_STEP)
+    return moment.strftime(STAMP_FORMAT)[:-3] + "Z"
+
+
 def timestamped_output(
-    settings: BaseSettings, spider: str, job: str | None = None, label: str | None = None
+    settings: BaseSettings,
+    spider: str,
+    job: str | None = None,
+    label: str | None = None,
+    query: str | None = None,
+    create: bool = True,
+    now: datetime | None = None,
 ) -> Path:
-    """The file this run writes under ``CPFFT_OUTPUT_DIR`` (raises if it is not set)."""
+    """The file this run writes under ``CPFFT_OUTPUT_DIR`` (raises if it is not set).
+
+    ``query``: the query's folder (:func:`query_folder`). With ``create=False`` nothing is
+    created (a check before the run): the folder only has to be creatable. ``now``: the
+    run's start (default: the clock).
+    """
     base = output_dir(settings)
     if base is None:
         raise ConfigurationError(
             "no output: give -O file.csv, or set CPFFT_OUTPUT_DIR to an absolute directory for "
             "timestamped files and a latest.csv (scheduled runs)"
         )
-    folder = base / spider
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot create {folder}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK):
-        raise ConfigurationError(f"cannot write in {folder}")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = base / spider / query if query else base / spider
+    _writable_folder(folder, create)
+    stamp = next_stamp(folder, now)
     if job:
-        stamp += "_" + re.sub(r"[^A-Za-z0-9]", "", job)[:12]
+        stamp += "_" + safe_name(job)
     suffix = f".{label}.csv" if label else ".csv"
-    path = folder / f"{stamp}{suffix}"
-    n = 1
-    while any(p.exists() for p in (path, set_aside_name(path), changes_file(path))):
-        n += 1
-        path = folder / f"{stamp}-{n}{suffix}"
-    return path
+    return folder / f"{stamp}{suffix}"
 
 
 def changes_file(path: Path) -> Path:
-    """``<timestamp>.csv`` → ``<timestamp>.changes.csv``."""
+    """``<stamp>.csv`` → ``<stamp>.changes.csv``."""
     return path.with_name(path.name.removesuffix(".csv") + CHANGES_SUFFIX)
 
 

@@ -1,24 +1,38 @@
-"""``cpfft-schedule``: ask scrapyd for a run, unless the same run is still pending or running.
+"""``cpfft-schedule``: ask scrapyd for a run, after checking it, unless the same run is still
+pending or running.
 
 scrapyd has no scheduler of its own; a crontab line or a systemd timer calls
 this command, e.g. every day at 05:00::
 
-    0 5 * * *  cpfft-schedule cpf
-    30 5 * * * cpfft-schedule offres -a motsCles=python -a region=11
+    0 5 * * *  cpfft-schedule --env-file /etc/cpfft/scrapyd.env cpf
+    30 5 * * * cpfft-schedule --env-file /etc/cpfft/scrapyd.env offres -a motsCles=python
+
+**Checks first.** A job whose arguments or settings are wrong dies in scrapyd
+before Scrapy starts, and scrapyd still lists it as ``finished``. So the job is
+first checked exactly as ``scrapy crawl`` checks it before starting (spider
+name, arguments, settings, France Travail credentials, output directory; see
+:func:`cpfft.commands.crawl.check_job`), in a subprocess whose environment is
+the one the job will get: scrapyd's environment file (``--env-file``, the
+systemd ``EnvironmentFile``) if given, otherwise this command's own environment
+(scrapyd started with the same exported variables). A failed check prints one
+line and exits 2 without posting anything. ``--no-check`` skips it (a remote
+scrapyd whose environment this machine cannot see).
 
 The scrapyd URL and credentials come from the environment (``SCRAPYD_URL``,
 default ``http://127.0.0.1:6800``; ``SCRAPYD_USERNAME``/``SCRAPYD_PASSWORD``),
-never from the command line. France Travail credentials are not passed at
-all: they belong in scrapyd's own environment (``schedule.json`` arguments and
-``setting=`` values show in every job listing).
+or else from ``--env-file`` (where scrapyd reads them), never from the command
+line. France Travail credentials are not passed at all: they belong in
+scrapyd's own environment (``schedule.json`` arguments and ``setting=`` values
+show in every job listing). A scrapyd that answers without a password is
+reported with a warning.
 
-``-s NAME=VALUE`` passes a Scrapy setting to the job (``setting=``), e.g. its
-own ``CPFFT_OUTPUT_DIR`` for a second query of the same spider.
+``-s NAME=VALUE`` passes a Scrapy setting to the job (``setting=``).
 
 The job id names the spider and a hash of its arguments and settings
 (``offres-3f9a1c2e-20261129T050000Z``), so a run of the same spider and query
 that is still pending or running is recognised and the new one skipped.
-Exit status: 0 scheduled or skipped, 1 scrapyd refused or unreachable, 2 bad usage.
+Exit status: 0 scheduled or skipped, 1 scrapyd refused or unreachable, 2 bad
+usage or a job that would fail its checks.
 """
 
 from __future__ import annotations
@@ -28,14 +42,52 @@ import base64
 import hashlib
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from dotenv import dotenv_values
+
 SECRET_NAMES = ("SECRET", "TOKEN", "PASSWORD", "CLIENT_ID")
+DEFAULT_URL = "http://127.0.0.1:6800"
+#: What a service manager gives a process besides its EnvironmentFile (and what Python needs).
+BASE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+CHECK_TIMEOUT = 300  # seconds; the checks read no network
+
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+DESCRIPTION = """\
+Ask scrapyd for a run of a cpfft spider, after checking it as scrapy crawl would,
+unless the same run is still pending or running."""
+EPILOG = """\
+examples (crontab):
+  0 5 * * *  cpfft-schedule --env-file /etc/cpfft/scrapyd.env cpf
+  30 5 * * * cpfft-schedule --env-file /etc/cpfft/scrapyd.env offres -a motsCles=python
+
+before posting, the job is checked as scrapy crawl checks it (spider, arguments,
+settings, France Travail credentials, output directory) with the environment the
+job will get: the --env-file (scrapyd's environment file, e.g. systemd's
+EnvironmentFile), or else this command's environment. A failed check prints one
+line and exits 2; nothing is posted.
+
+environment: SCRAPYD_URL (default http://127.0.0.1:6800), SCRAPYD_USERNAME and
+SCRAPYD_PASSWORD (else read from --env-file). France Travail credentials never
+go on this command line: they belong in scrapyd's environment.
+
+exit status: 0 scheduled or skipped, 1 scrapyd refused or unreachable,
+2 bad usage or a job that would fail its checks.
+"""
+
+
+class ScrapydError(Exception):
+    """scrapyd refused, failed or could not be reached; ``str()`` is one line."""
 
 
 def query_key(spider: str, args: dict[str, str]) -> str:
@@ -44,36 +96,86 @@ def query_key(spider: str, args: dict[str, str]) -> str:
 
 
 def call(
-    base: str, path: str, data: dict[str, Any] | None = None, timeout: float = 30
+    base: str,
+    path: str,
+    data: dict[str, Any] | None = None,
+    timeout: float = 30,
+    credentials: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     url = f"{base.rstrip('/')}/{path}"
     body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
     request = urllib.request.Request(url, data=body, method="POST" if body else "GET")  # noqa: S310 - http(s) checked in parse()
-    user, password = os.environ.get("SCRAPYD_USERNAME", ""), os.environ.get("SCRAPYD_PASSWORD", "")
-    if user:
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    if credentials:
+        token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-        payload = json.loads(response.read())
-    if payload.get("status") != "ok":  # scrapyd reports errors as HTTP 200 + status "error"
-        raise RuntimeError(str(payload.get("message") or payload).strip().splitlines()[0])
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            payload = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 401:
+            raise ScrapydError(
+                "refused SCRAPYD_USERNAME/SCRAPYD_PASSWORD (HTTP 401): give the user name and "
+                "password of scrapyd's environment"
+                if credentials
+                else "asks for a user name and password (HTTP 401): set SCRAPYD_USERNAME and "
+                "SCRAPYD_PASSWORD in this command's environment, or give --env-file"
+            ) from None
+        raise ScrapydError(f"HTTP {exc.code} {exc.reason} on {path.split('?')[0]}") from None
+    except urllib.error.URLError as exc:
+        raise ScrapydError(str(exc.reason)) from None
+    except (OSError, ValueError) as exc:  # timeouts, resets, an answer that is not JSON
+        raise ScrapydError(str(exc) or type(exc).__name__) from None
+    if not isinstance(payload, dict) or payload.get("status") != "ok":
+        # scrapyd reports errors as HTTP 200 + status "error"
+        message = payload.get("message") if isinstance(payload, dict) else None
+        raise ScrapydError((str(message or payload).strip().splitlines() or ["error"])[0])
     return payload
 
 
+def open_to_anyone(base: str) -> bool:
+    """True if scrapyd answers a request that carries no password."""
+    try:
+        call(base, "daemonstatus.json", timeout=10)
+    except ScrapydError:
+        return False
+    return True
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="cpfft-schedule", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="cpfft-schedule",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("spider", help="cpf or offres")
     parser.add_argument("-a", dest="args", action="append", default=[], metavar="NAME=VALUE",
                         help="spider argument (repeatable)")  # fmt: skip
     parser.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="Scrapy setting for this job, e.g. CPFFT_OUTPUT_DIR=/srv/x (repeatable)")  # fmt: skip
-    parser.add_argument("--project", default="cpfft")
-    parser.add_argument("--url", default=os.environ.get("SCRAPYD_URL") or "http://127.0.0.1:6800")
+    parser.add_argument("--project", default="cpfft", help="scrapyd project (default: cpfft)")
+    parser.add_argument("--url", default=None,
+                        help=f"scrapyd's address (default: SCRAPYD_URL, else {DEFAULT_URL})")  # fmt: skip
+    parser.add_argument("--env-file", type=Path, metavar="FILE",
+                        help="scrapyd's environment file (KEY=value lines, e.g. systemd's "
+                             "EnvironmentFile): the job is checked with it")  # fmt: skip
+    parser.add_argument("--no-check", action="store_true",
+                        help="post without checking the job first (a scrapyd whose "
+                             "environment this machine cannot see)")  # fmt: skip
     options = parser.parse_args(argv)
     options.pairs = pairs(parser, "-a", options.args)
     options.setting_pairs = pairs(parser, "-s", options.settings)
+    options.file_env = read_env_file(parser, options.env_file) if options.env_file else None
+    fallback = options.file_env or {}
+    options.url = (
+        options.url or os.environ.get("SCRAPYD_URL") or fallback.get("SCRAPYD_URL") or DEFAULT_URL
+    )
     if urllib.parse.urlsplit(options.url).scheme not in ("http", "https"):
         parser.error(f"--url / SCRAPYD_URL {options.url!r} is not an http(s) URL")
+    source = os.environ if os.environ.get("SCRAPYD_USERNAME") else fallback
+    user, password = source.get("SCRAPYD_USERNAME", ""), source.get("SCRAPYD_PASSWORD", "")
+    options.credentials = (user, password) if user else None
     return options
 
 
@@ -93,13 +195,99 @@ def pairs(parser: argparse.ArgumentParser, flag: str, raw_pairs: list[str]) -> d
     return found
 
 
+def read_env_file(parser: argparse.ArgumentParser, path: Path) -> dict[str, str]:
+    """``KEY=value`` lines, as systemd's EnvironmentFile and ``set -a; . file`` read them
+    (quotes removed, no ``$`` expansion); values never shown."""
+    try:
+        with path.open(encoding="utf-8") as stream:
+            values = dotenv_values(stream=stream, interpolate=False)
+    except UnicodeDecodeError:
+        parser.error(f"--env-file {path}: not valid UTF-8; save it as UTF-8")
+    except OSError as exc:
+        parser.error(
+            f"--env-file {path}: cannot read it ({exc.strerror}); run cpfft-schedule as a user "
+            "who can read scrapyd's environment file (e.g. scrapyd's own user)"
+        )
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def job_environment(file_env: dict[str, str] | None) -> dict[str, str]:
+    """The environment the job will get: scrapyd's environment file over what a service
+    manager provides, or, without a file, this command's own environment."""
+    if file_env is None:
+        env = dict(os.environ)
+    else:
+        env = {k: os.environ[k] for k in BASE_ENVIRONMENT if k in os.environ}
+        env.update(file_env)
+    # What scrapyd's runner does when the egg is activated.
+    env.setdefault("SCRAPY_SETTINGS_MODULE", "cpfft.settings")
+    return env
+
+
+def check_job(options: argparse.Namespace, jobid: str) -> dict[str, Any]:
+    """Run the job's checks (``python -m cpfft.commands.crawl``) in the job's environment,
+    from an empty directory (the job does not run from here): ``{"output": folder}`` or
+    ``{"error": one line, "environment": whether the environment is the cause}``."""
+    argv = [sys.executable, "-m", "cpfft.commands.crawl", options.spider, "-a", f"_job={jobid}"]
+    for flag, values in (("-a", options.pairs), ("-s", options.setting_pairs)):
+        for name, value in values.items():
+            argv += [flag, f"{name}={value}"]
+    try:
+        with tempfile.TemporaryDirectory(prefix="cpfft-schedule-") as cwd:
+            done = subprocess.run(  # noqa: S603 - our own interpreter and module
+                argv,
+                cwd=cwd,
+                env=job_environment(options.file_env),
+                capture_output=True,
+                text=True,
+                timeout=CHECK_TIMEOUT,
+                check=False,
+            )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"error": f"the checks could not run: {exc}", "environment": True}
+    try:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        answer = None
+    if not isinstance(answer, dict):
+        lines = done.stderr.strip().splitlines()
+        reason = lines[-1] if lines else f"exit status {done.returncode}"
+        return {"error": f"the checks could not run: {reason}", "environment": True}
+    return answer
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     key = query_key(
         options.spider, options.pairs | {f"-s {k}": v for k, v in options.setting_pairs.items()}
     )
+    jobid = f"{key}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    output = None
+    if not options.no_check:
+        checked = check_job(options, jobid)
+        if checked.get("error"):
+            where = ""
+            if checked.get("environment", True):
+                where = (
+                    f" (checked with the environment of {options.env_file})"
+                    if options.env_file
+                    else " (checked with this command's environment; if scrapyd has its own, "
+                    "give its environment file with --env-file)"
+                )
+            print(f"cpfft-schedule: error: {options.spider} not scheduled: {checked['error']}"
+                  f"{where}", file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        output = checked.get("output")
     try:
-        jobs = call(options.url, f"listjobs.json?project={urllib.parse.quote(options.project)}")
+        if open_to_anyone(options.url):
+            print(f"cpfft-schedule: warning: scrapyd at {options.url} answers without a "
+                  "password: anyone who can reach it can run jobs and read their logs. Set "
+                  "SCRAPYD_USERNAME and SCRAPYD_PASSWORD in scrapyd's environment (systemd "
+                  "EnvironmentFile or exported variables) and restart it", file=sys.stderr)  # fmt: skip
+        project = urllib.parse.quote(options.project)
+        jobs = call(
+            options.url, f"listjobs.json?project={project}", credentials=options.credentials
+        )
         busy = [
             j
             for j in jobs.get("pending", []) + jobs.get("running", [])
@@ -109,7 +297,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cpfft-schedule: skipped {options.spider}: the same run is still "
                   f"{'pending' if busy[0] in jobs.get('pending', []) else 'running'} (job {busy[0]['id']})")  # fmt: skip
             return 0
-        jobid = f"{key}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
         data = {
             "project": options.project,
             "spider": options.spider,
@@ -117,12 +304,12 @@ def main(argv: list[str] | None = None) -> int:
             "setting": [f"{k}={v}" for k, v in options.setting_pairs.items()],
             **options.pairs,
         }
-        answer = call(options.url, "schedule.json", data)
-    except (OSError, RuntimeError, ValueError) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        print(f"cpfft-schedule: error: scrapyd at {options.url}: {reason}", file=sys.stderr)
-        return 1
-    print(f"cpfft-schedule: scheduled {options.spider} as job {answer['jobid']}")
+        answer = call(options.url, "schedule.json", data, credentials=options.credentials)
+    except ScrapydError as exc:
+        print(f"cpfft-schedule: error: scrapyd at {options.url}: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    where = f" (output in {output})" if output else ""
+    print(f"cpfft-schedule: scheduled {options.spider} as job {answer['jobid']}{where}")
     return 0
 
 

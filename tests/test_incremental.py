@@ -196,7 +196,7 @@ def test_overlap_skips_offers_already_known(ft, crawl, tmp_path):
     }
     result = crawl("offres", {"departement": "75", "depuis": "dernier"}, env=env, output="")
     assert result.returncode == 0, result.log
-    folder = tmp_path / "exports" / "offres"
+    folder = tmp_path / "exports" / "offres" / "departement=75"  # each query its own folder
     run = max(n for n in run_files(folder) if n.endswith(".depuis.csv"))
     assert set(csv_ids(folder / run)) == new_in_75
     known = sum(1 for o in api.dataset.offers[800:803] if o.departement == "75")

@@ -1,27 +1,35 @@
 """End to end on a real scrapyd (loopback, basic auth): deploy, schedule, outputs, no secret leaks.
 
-Each scrapyd runs in its own temporary directory from a generated scrapyd.conf,
-outside the project (so the egg is what runs), with the API emulators' URLs and
-the France Travail credentials in *its environment* — never in schedule.json.
+Each scrapyd runs in its own temporary directory from the project's
+deploy/scrapyd.conf (paths and port changed), outside the project (so the egg
+is what runs), with the API emulators' URLs, the France Travail credentials
+and its own user name and password in an *environment file*, given to scrapyd
+as the README says (systemd's ``EnvironmentFile``, or exported variables) and
+to ``cpfft-schedule --env-file`` — never in schedule.json.
 """
 
 from __future__ import annotations
 
 import base64
+import configparser
 import csv
 import io
 import json
+import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dotenv import dotenv_values
 
 from tests.conftest import BOM, REPO, clean_env, ft_env
 from tests.fakeapi.cpfdata import INDEX
@@ -31,6 +39,8 @@ pytestmark = pytest.mark.crawl
 
 USER, PASSWORD = "ci", "ci-scrapyd-pass"
 BIN = Path(sys.executable).parent
+#: What a service manager gives a service besides its EnvironmentFile.
+SERVICE_BASE = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 
 
 def free_port() -> int:
@@ -39,23 +49,46 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def service_base() -> dict[str, str]:
+    return {k: os.environ[k] for k in SERVICE_BASE if k in os.environ}
+
+
 class Scrapyd:
-    def __init__(self, root: Path, env: dict[str, str]):
+    """A scrapyd started the way the README says: ``how`` is ``environment-file`` (what
+    systemd does with ``EnvironmentFile=``: the file's variables, nothing else of ours),
+    ``exported`` (``set -a; . file; set +a`` in the shell that starts it) or ``dotenv``
+    (the file saved as ``.env`` in scrapyd's working directory, the old README's advice)."""
+
+    def __init__(self, root: Path, variables: dict[str, str], how: str):
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         root.mkdir(parents=True)
-        (root / "scrapyd.conf").write_text(
-            "[scrapyd]\n"
-            f"bind_address = 127.0.0.1\nhttp_port = {self.port}\n"
-            f"username = {USER}\npassword = {PASSWORD}\n"
-            f"eggs_dir = {root / 'eggs'}\nlogs_dir = {root / 'logs'}\ndbs_dir = {root / 'dbs'}\n"
-            "items_dir =\njobs_to_keep = 20\npoll_interval = 0.3\nmax_proc = 2\n"
+        conf = configparser.ConfigParser()
+        conf.read(REPO / "deploy" / "scrapyd.conf", encoding="utf-8")
+        conf["scrapyd"].update(
+            bind_address="127.0.0.1", http_port=str(self.port), eggs_dir=str(root / "eggs"),
+            logs_dir=str(root / "logs"), dbs_dir=str(root / "dbs"), jobs_to_keep="20",
+            poll_interval="0.3", max_proc="2",
+        )  # fmt: skip
+        with (root / "scrapyd.conf").open("w", encoding="utf-8") as stream:
+            conf.write(stream)
+        self.env_file = root / ("scrapyd.env" if how != "dotenv" else ".env")
+        self.env_file.write_text(
+            "# scrapyd's environment\n" + "".join(f"{k}='{v}'\n" for k, v in variables.items()),
+            encoding="utf-8",
         )
-        self.env = env
+        self.env_file.chmod(0o600)
+        env = service_base()
+        command = [sys.executable, "-m", "scrapyd"]
+        if how == "environment-file":
+            env.update(dotenv_values(self.env_file, interpolate=False))
+        elif how == "exported":
+            command = ["bash", "-c", 'set -a; . "$1"; set +a; shift; exec "$@"', "scrapyd",
+                       str(self.env_file), *command]  # fmt: skip
         self.log = (root / "scrapyd.log").open("wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "scrapyd"], cwd=root, env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(command, cwd=root, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -67,12 +100,21 @@ class Scrapyd:
                 raise RuntimeError((root / "scrapyd.log").read_text())
             time.sleep(0.2)
 
-    def request(self, path: str, data: bytes | None = None) -> Any:
+    def request(self, path: str, data: bytes | None = None, auth: bool = True) -> Any:
         request = urllib.request.Request(f"{self.url}/{path}", data=data)
-        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        if auth:
+            token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.read()
+
+    def status_without_password(self) -> int:
+        try:
+            self.request("daemonstatus.json", auth=False)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return exc.code
+        return 200
 
     def get(self, path: str) -> dict[str, Any]:
         return json.loads(self.request(path))
@@ -85,6 +127,10 @@ class Scrapyd:
 
     def job_log(self, spider: str, job: str) -> str:
         return (self.root / "logs" / "cpfft" / spider / f"{job}.log").read_text(encoding="utf-8")
+
+    def jobs(self) -> list[dict[str, Any]]:
+        listing = self.get("listjobs.json?project=cpfft")
+        return [j for state in ("pending", "running", "finished") for j in listing[state]]
 
     def stop(self) -> None:
         self.proc.terminate()  # its own pid, nobody else's
@@ -99,8 +145,8 @@ class Scrapyd:
 def scrapyd(tmp_path: Path) -> Iterator[Callable[..., Scrapyd]]:
     nodes: list[Scrapyd] = []
 
-    def start(name: str, env: dict[str, str]) -> Scrapyd:
-        node = Scrapyd(tmp_path / name, env)
+    def start(name: str, variables: dict[str, str], how: str = "environment-file") -> Scrapyd:
+        node = Scrapyd(tmp_path / name, variables, how)
         nodes.append(node)
         return node
 
@@ -130,27 +176,36 @@ def deploy(project: Path, node: Scrapyd) -> dict[str, Any]:
     return answer
 
 
-def schedule(node: Scrapyd, spider: str, *args: str) -> str:
-    env = clean_env(
-        {"SCRAPYD_URL": node.url, "SCRAPYD_USERNAME": USER, "SCRAPYD_PASSWORD": PASSWORD}
-    )
-    argv = [str(BIN / "cpfft-schedule"), spider]
+def run_schedule(node: Scrapyd, spider: str, *args: str, options: tuple[str, ...] = ()
+                 ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """``cpfft-schedule --env-file <scrapyd's file> spider -a …`` as a crontab line runs it:
+    the scrapyd URL in its environment, nothing else (the password comes from the file)."""
+    env = clean_env({"SCRAPYD_URL": node.url})
+    argv = [str(BIN / "cpfft-schedule"), "--env-file", str(node.env_file), *options, spider]
     for arg in args:
         argv += ["-a", arg]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+
+
+def schedule(node: Scrapyd, spider: str, *args: str) -> str:
+    out = run_schedule(node, spider, *args)
     assert out.returncode == 0, out.stderr
+    assert out.stderr == ""  # no warning: scrapyd asks for its password
     return out.stdout.strip()
 
 
 def job_of(message: str) -> str:
-    assert "scheduled" in message, message
-    return message.rsplit(" ", 1)[-1]
+    found = re.search(r"scheduled \w+ as job (\S+)", message)
+    assert found, message
+    return found.group(1)
 
 
 def node_env(out: Path, ods_api: Any, ft_api: Any, **extra: str) -> dict[str, str]:
-    env = clean_env({"SCRAPY_SETTINGS_MODULE": None, "PYTHONPATH": None})
+    """scrapyd's environment file (deploy/cpfft-scrapyd.env.example, filled in)."""
+    env = {"SCRAPYD_USERNAME": USER, "SCRAPYD_PASSWORD": PASSWORD}
     env.update(ft_env(ft_api))
-    env.update(CPF_API_URL=ods_api.url, CPFFT_OUTPUT_DIR=str(out), CPFFT_PROGRESS_INTERVAL="5")
+    env.update(CPF_API_URL=ods_api.url, CPFFT_OUTPUT_DIR=str(out), CPFFT_PROGRESS_INTERVAL="5",
+               CPFFT_RETRY_BACKOFF="0.05")  # fmt: skip
     env.update(extra)
     return env
 
@@ -165,13 +220,16 @@ def test_deploy_schedule_and_outputs(scrapyd, ods, ft, tmp_path):
     ods_api, ft_api = ods(rows=1500), ft(offers=1200)
     out = tmp_path / "exports"
     node = scrapyd("node", node_env(out, ods_api, ft_api))
+    assert node.status_without_password() == 401  # the environment file turned auth on
     project = project_copy(tmp_path)
     answer = deploy(project, node)
     assert answer["spiders"] == 2
     assert node.get("listspiders.json?project=cpfft")["spiders"] == ["cpf", "offres"]
 
     cpf_job = job_of(schedule(node, "cpf"))
-    offres_job = job_of(schedule(node, "offres", "departement=75,92"))
+    message = schedule(node, "offres", "departement=75,92")
+    offres_job = job_of(message)
+    assert f"(output in {out / 'offres' / 'departement=75,92'})" in message
     again = schedule(node, "cpf")  # the first cpf run is still pending or running
     assert again.startswith("cpfft-schedule: skipped cpf"), again
     node.wait(cpf_job)
@@ -186,7 +244,10 @@ def test_deploy_schedule_and_outputs(scrapyd, ods, ft, tmp_path):
     }
     i, j = INDEX["numero_formation"], INDEX["code_departement"]
     assert keys == {(r[i], r[j] or "") for r in ods_api.dataset.rows if r[i]}
-    offres_rows = csv_rows(out / "offres" / "latest.csv")
+    # Each query has its folder; the file names carry the whole scrapyd job id.
+    assert len(list((out / "cpf").glob(f"*_{cpf_job}.csv"))) == 1
+    assert len(list((out / "offres" / "departement=75,92").glob(f"*_{offres_job}.csv"))) == 1
+    offres_rows = csv_rows(out / "offres" / "departement=75,92" / "latest.csv")
     assert offres_rows[0][:6] == [
         "Intitulé",
         "Lieu",
@@ -213,6 +274,7 @@ def test_deploy_schedule_and_outputs(scrapyd, ods, ft, tmp_path):
     node.wait(second_job)
     runs = sorted(p for p in (out / "cpf").iterdir() if p.name != "latest.csv")
     assert len(runs) == 2
+    assert runs[-1].name.endswith(f"_{second_job}.csv")  # the newest run sorts last
     assert (out / "cpf" / "latest.csv").samefile(runs[-1])
     assert (out / "cpf" / "latest.csv").stat().st_ino != first
 
@@ -242,7 +304,69 @@ def test_two_nodes_share_one_extraction(scrapyd, ft, ods, tmp_path):
     for node, job in jobs:  # both nodes at once, each with half of the 10 req/s quota
         node.wait(job)
     single_ids = [r[6] for r in csv_rows(single_out / "offres" / "latest.csv")[1:]]
-    merged = [r[6] for out in (a_out, b_out) for r in csv_rows(out / "offres" / "latest.csv")[1:]]
+    latest = []
+    for out in (a_out, b_out):  # each date range is a query of its own: its own folder
+        (path,) = (out / "offres").glob("*/latest.csv")
+        assert path.parent.name.startswith("maxCreationDate=")
+        latest.append(path)
+    merged = [r[6] for path in latest for r in csv_rows(path)[1:]]
     assert len(merged) == len(set(merged)), "an offer was extracted by both nodes"
     assert set(merged) == set(single_ids) == {o.data["id"] for o in ft_api.dataset.offers}
     assert ft_api.stats()["http_429"] == before_429 == 0
+
+
+def test_a_job_that_would_fail_is_refused_and_one_that_fails_says_why_in_its_log(
+    scrapyd, ods, ft, tmp_path
+):
+    node = scrapyd("node", node_env(tmp_path / "exports", ods(rows=10), ft(offers=10)))
+    deploy(project_copy(tmp_path), node)
+    for spider, argument, message in [
+        ("cpf", "them=numerique", "argument -a them: unknown argument. Did you mean -a theme"),
+        ("offres", "departement=999", "argument -a departement: "),
+    ]:
+        refused = run_schedule(node, spider, argument)
+        assert refused.returncode == 2, refused.stdout
+        assert refused.stderr.startswith(f"cpfft-schedule: error: {spider} not scheduled: ")
+        assert message in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert node.jobs() == []  # nothing was posted
+
+    # Posted anyway (--no-check): the job dies before Scrapy starts, and its log says why.
+    job = job_of(run_schedule(node, "cpf", "them=numerique", options=("--no-check",)).stdout)
+    node.wait(job)
+    (finished,) = node.jobs()
+    assert finished["log_url"] == f"/logs/cpfft/cpf/{job}.log"
+    log = node.request(finished["log_url"].lstrip("/")).decode()
+    assert "[cpfft] ERROR: cpfft: error: argument -a them: unknown argument" in log
+    assert "nothing was run; exit code 2" in log
+
+
+def test_readme_environment_methods_and_the_dotenv_trap(scrapyd, ods, ft, tmp_path):
+    ods_api, ft_api = ods(rows=200), ft(offers=10)
+    project = project_copy(tmp_path)
+    # Exported variables: scrapyd and cpfft-schedule started from the same environment.
+    out = tmp_path / "exports"
+    exported = scrapyd("exported", node_env(out, ods_api, ft_api), how="exported")
+    assert exported.status_without_password() == 401
+    deploy(project, exported)
+    shared = subprocess.run(
+        ["bash", "-c", 'set -a; . "$1"; set +a; exec "$2" cpf', "cron",
+         str(exported.env_file), str(BIN / "cpfft-schedule")],
+        env={**service_base(), "SCRAPYD_URL": exported.url},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert shared.returncode == 0, shared.stderr
+    assert shared.stderr == ""
+    exported.wait(job_of(shared.stdout))
+    assert (out / "cpf" / "latest.csv").exists()
+
+    # A .env in scrapyd's working directory: its jobs read it, scrapyd does not, so it
+    # runs without a password; cpfft-schedule says so.
+    trap = scrapyd("dotenv", node_env(tmp_path / "other", ods_api, ft_api), how="dotenv")
+    assert trap.status_without_password() == 200
+    deploy(project, trap)
+    warned = run_schedule(trap, "cpf")
+    assert warned.returncode == 0, warned.stderr
+    assert warned.stderr.startswith(
+        f"cpfft-schedule: warning: scrapyd at {trap.url} answers without a password"
+    )
