@@ -16,7 +16,7 @@ from typing import Any
 
 from cpfft.geo import DEPARTEMENTS_BY_CODE, find_departement, find_region
 from cpfft.items import Offre
-from cpfft.params import Param, choice, integer, listing, shown
+from cpfft.params import Param, choice, integer, listing, shown, single
 
 DETAIL_URL = "https://candidat.francetravail.fr/offres/recherche/detail/{id}"
 
@@ -118,7 +118,16 @@ def joined(parse: Callable[[str], tuple[str, ...]]) -> Callable[[str], str]:
 #: Every search parameter the spider accepts, named as the API names them.
 SEARCH_PARAMS: tuple[Param, ...] = (
     Param("motsCles", keywords, "keywords separated by commas, e.g. python,sql"),
-    Param("region", find_region, "one region code or name, e.g. 11 or Bretagne"),
+    Param(
+        "region",
+        single(
+            find_region,
+            "region",
+            "The API filters on a single region: run once per region, or list up to 5 "
+            "départements with -a departement",
+        ),
+        "one region code or name, e.g. 11 or Bretagne",
+    ),
     Param("departement", joined(listing(find_departement, 5)), "up to 5 départements, e.g. 75,92"),
     Param(
         "commune",

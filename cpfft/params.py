@@ -81,28 +81,40 @@ def _unknown_argument_message(name: str, known: Mapping[str, Param]) -> str:
     by_fold = {n.casefold(): n for n in known}
     guess = by_fold.get(name.casefold())
     if guess is None:
-        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-        guess = close[0] if close else None
+        guess = closest(name, known)
     hint = f" Did you mean -a {guess}=…?" if guess else ""
     return f"unknown argument.{hint} Valid arguments: {', '.join(known)}"
+
+
+def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The candidate spelt most like ``word`` (a likely typo of it), or None."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
+    return close[0] if close else None
 
 
 # ---------------------------------------------------------------- parsers
 
 
-def choice(values: Mapping[str, str]) -> Callable[[str], str]:
+def choice(
+    values: Mapping[str, str], suggest: bool = False, valid: str | None = None
+) -> Callable[[str], str]:
     """Parser accepting the given spellings (matched without case or accents).
 
-    ``values`` maps accepted spellings to the canonical value.
+    ``values`` maps accepted spellings to the canonical value. With ``suggest``,
+    an unknown value close to an accepted spelling is answered with
+    "Did you mean <canonical value>?". ``valid`` replaces the list of canonical values
+    after "Valid values:" (for a list too long for a one-line error).
     """
     folded = {fold(k): v for k, v in values.items()}
-    listing = ", ".join(dict.fromkeys(values.values()))
+    listing = valid or ", ".join(dict.fromkeys(values.values()))
 
     def parse(text: str) -> str:
-        try:
-            return folded[fold(text)]
-        except KeyError:
-            raise ValueError(f"unknown value {shown(text)}. Valid values: {listing}") from None
+        key = fold(text)
+        if key in folded:
+            return folded[key]
+        guess = closest(key, folded) if suggest and len(key) <= 100 else None
+        hint = f" Did you mean {folded[guess]}?" if guess else ""
+        raise ValueError(f"unknown value {shown(text)}.{hint} Valid values: {listing}")
 
     return parse
 
@@ -154,5 +166,19 @@ def listing(item: Callable[[str], str], max_items: int) -> Callable[[str], tuple
         if len(parsed) > max_items:
             raise ValueError(f"{len(parsed)} values given. At most {max_items}")
         return parsed
+
+    return parse
+
+
+def single(item: Callable[[str], str], noun: str, instead: str) -> Callable[[str], str]:
+    """Parser for exactly one value: a comma-separated list is refused as such.
+
+    ``instead`` says what to do for several values (one line, no final period).
+    """
+
+    def parse(value: str) -> str:
+        if "," in value:
+            raise ValueError(f"one {noun} only, not a list ({shown(value)}). {instead}")
+        return item(value)
 
     return parse

@@ -4,8 +4,9 @@ Scrapy's own JOBDIR support saves the pending requests to disk. That does not
 fit cpfft: its spiders plan their work in memory (partitions, creation-date
 windows) so a request saved by one process means nothing to the next, and a
 request in flight when the process dies is lost from the queue. So cpfft keeps
-requests in memory (:class:`MemoryScheduler`: nothing, tokens included, is
-written under JOBDIR) and keeps its own journal there, ``cpfft-run.json``:
+requests in memory (:class:`MemoryScheduler`, :class:`MemoryDupeFilter`; the
+settings also turn off Scrapy's ``spider.state`` file: nothing, tokens included,
+is written under JOBDIR) and keeps its own journal there, ``cpfft-run.json``:
 spider, arguments, output file, status, and what the spider needs to plan the
 same work again (the offres spider's creation-date bound ``t0``).
 
@@ -30,17 +31,21 @@ import io
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.core.scheduler import Scheduler
+from scrapy.dupefilters import RFPDupeFilter
 
 from cpfft.exporters import FORMULA_TRIGGERS
-from cpfft.params import ConfigurationError
+from cpfft.params import ConfigurationError, shown
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Self
 
+    from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
 JOURNAL = "cpfft-run.json"
@@ -53,6 +58,19 @@ class MemoryScheduler(Scheduler):
 
     def _dqdir(self, jobdir: str | None) -> str | None:
         return None
+
+
+class MemoryDupeFilter(RFPDupeFilter):
+    """Scrapy's duplicate filter, but its fingerprints never go to JOBDIR (``requests.seen``).
+
+    cpfft's requests are all sent with ``dont_filter``; a fingerprint kept from
+    a previous process would only make a resumed run skip work it must redo.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        debug = crawler.settings.getbool("DUPEFILTER_DEBUG")
+        return cls(None, debug, fingerprinter=crawler.request_fingerprinter)
 
 
 class Journal:
@@ -98,11 +116,14 @@ class Journal:
         previous = {k: self.data.get(k) for k in run}
         if self.data.get("status") == RUNNING:
             if previous != run:
-                what = ", ".join(k for k in run if previous[k] != run[k])
+                names = {"spider": "spider", "arguments": "arguments", "output": "output file"}
+                differ = [names[k] for k in run if previous[k] != run[k]]
+                what = " and ".join([", ".join(differ[:-1]), differ[-1]] if differ[1:] else differ)
                 raise ConfigurationError(
-                    f"JOBDIR {self.path.parent} holds an unfinished run with another {what} "
-                    f"({previous['spider']} → {previous['output']}); resume it with the same "
-                    "command, or use another JOBDIR"
+                    f"JOBDIR {self.path.parent} holds an unfinished run of another command "
+                    f"(other {what}): "
+                    f"recorded {describe_run(**previous)}, given {describe_run(**run)}. Resume "
+                    "it with the recorded command, or use another JOBDIR"
                 )
             return True
         self.data = {**run, "status": RUNNING}
@@ -111,6 +132,24 @@ class Journal:
 
     def finish(self) -> None:
         self.set("status", COMPLETE)
+
+
+def describe_run(spider: Any, arguments: Any, output: Any) -> str:
+    """``cpf -a q=python → /data/out.csv``: a journal's run on one short line."""
+    words = [shown_word(spider)]
+    if isinstance(arguments, dict):
+        words += [f"-a {shown_word(f'{k}={v}')}" for k, v in arguments.items()]
+    elif arguments:
+        words.append(shown_word(arguments))
+    return " ".join(words) + f" → {shown_word(output)}"
+
+
+def shown_word(value: Any) -> str:
+    """A value as a shell would need it typed; shortened and escaped when unprintable or huge."""
+    text = str(value) if value is not None else "(none)"
+    if text.isprintable() and len(text) <= 200:
+        return shlex.quote(text) if text != "(none)" else text
+    return shown(text)
 
 
 # ------------------------------------------------------------------ the output file

@@ -44,6 +44,15 @@ def test_normalised_query():
         ({"departement": "01,02,03,04,05,06"}, "6 values given. At most 5"),
         ({"departement": "99"}, "unknown département '99'"),
         ({"region": "Ile de Fr"}, "unknown region"),
+        (
+            {"region": "11,53"},
+            (
+                "argument -a region: one region only, not a list ('11,53'). The API filters on "
+                "a single region: run once per region, or list up to 5 départements with "
+                "-a departement"
+            ),
+        ),
+        ({"region": "Bretagne, Normandie"}, "one region only, not a list"),
         ({"typeContrat": "STAGE"}, "Valid values: CDI, CDD, MIS"),
         (
             {"commune": "7500"},

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from cpfft.exporters import CsvExporter
-from cpfft.resume import repair_tail, whole_rows_end
+from cpfft.params import ConfigurationError
+from cpfft.resume import Journal, repair_tail, whole_rows_end
 from tests.conftest import BOM, clean_env, ft_env
 from tests.fakeapi.cpfdata import INDEX
 from tests.fakeapi.francetravail import CLIENT_SECRET
@@ -153,6 +154,9 @@ def test_offres_interrupted_then_resumed(how, ft, tmp_path):
     assert set(ids) == {o.data["id"] for o in api.dataset.offers}
     assert 0 < len(interrupted) < len(ids)
     assert [r["id"] for r in interrupted] == ids[: len(interrupted)]  # kept, then appended
+    # Complete, nothing withdrawn: the rows the first attempt wrote count in the summary.
+    assert "Run summary (offres): COMPLETE" in logs
+    assert "withdrawn meanwhile" not in logs
     # Neither the secret nor any token went to JOBDIR.
     secrets = [CLIENT_SECRET, *api.tokens]
     for path in jobdir.rglob("*"):
@@ -180,6 +184,27 @@ def test_cpf_killed_then_resumed(ods, tmp_path):
 
 
 @pytest.mark.crawl
+@pytest.mark.parametrize("output", ["out.xlsx", "out.json", "out.xml"])
+def test_jobdir_with_an_output_that_cannot_be_resumed_is_refused(ods, crawl, tmp_path, output):
+    """Only a CSV can be cut back to its last whole row and appended to: another format
+    with JOBDIR is refused before anything runs, and an existing file is left as it was."""
+    api = ods(rows=300)
+    existing = b"PK\x03\x04 a previous export\n with a newline byte"
+    (tmp_path / output).write_bytes(existing)
+    result = crawl("cpf", env={"CPF_API_URL": api.url}, output=output,
+                   settings={"JOBDIR": str(tmp_path / "job")})  # fmt: skip
+    assert result.returncode == 2
+    assert result.log.strip().splitlines() == [
+        (
+            f"cpfft: error: -s JOBDIR: resuming works with a CSV output only, not "
+            f"{output.rsplit('.', 1)[1]} (-O file.csv); run without JOBDIR for this format"
+        )
+    ]
+    assert (tmp_path / output).read_bytes() == existing
+    assert api.stats()["calls"] == 0
+
+
+@pytest.mark.crawl
 def test_a_jobdir_of_another_run_is_refused(ods, crawl, tmp_path):
     api = ods(rows=300)
     jobdir = tmp_path / "job"
@@ -192,7 +217,27 @@ def test_a_jobdir_of_another_run_is_refused(ods, crawl, tmp_path):
     assert result.returncode == 2
     lines = result.log.strip().splitlines()
     assert len(lines) == 1
-    assert "holds an unfinished run with another arguments, output" in lines[0]
+    # What was recorded, what is given, and the fix, on one line.
+    assert lines[0] == (
+        f"cpfft: error: JOBDIR {jobdir} holds an unfinished run of another command (other "
+        f"arguments and output file): recorded cpf -a q=python → /elsewhere.csv, given cpf → "
+        f"{tmp_path / 'out.csv'}. Resume it with the recorded command, or use another JOBDIR"
+    )
+    assert api.stats()["calls"] == 0
+
+
+def test_a_refused_jobdir_shows_odd_recorded_values_on_one_line(tmp_path):
+    journal = Journal(tmp_path)
+    journal.data = {"spider": "offres", "arguments": {"motsCles": "a\nb", "region": "Île de F"},
+                    "output": "/data/mes offres.csv", "status": "running"}  # fmt: skip
+    with pytest.raises(ConfigurationError) as exc:
+        journal.begin("cpf", {}, "/data/out.csv")
+    assert str(exc.value) == (
+        f"JOBDIR {tmp_path} holds an unfinished run of another command (other spider, "
+        "arguments and output file): recorded offres -a 'motsCles=a\\nb' -a 'region=Île de F' "
+        "→ '/data/mes offres.csv', given cpf → /data/out.csv. Resume it with the recorded "
+        "command, or use another JOBDIR"
+    )
 
 
 @pytest.mark.crawl
@@ -201,7 +246,10 @@ def test_a_finished_jobdir_starts_afresh(ods, crawl, tmp_path):
     settings = {"JOBDIR": str(tmp_path / "job")}
     first = crawl("cpf", env={"CPF_API_URL": api.url}, settings=settings)
     assert first.returncode == 0, first.log
+    # JOBDIR holds cpfft's journal only (the README says so): no requests.seen, no spider.state.
+    assert sorted(p.name for p in (tmp_path / "job").iterdir()) == ["cpfft-run.json"]
     again = crawl("cpf", env={"CPF_API_URL": api.url}, settings=settings)
     assert again.returncode == 0, again.log
     assert "Resuming" not in again.log
     assert len(whole_csv(again.output)) == len(first.dicts())
+    assert sorted(p.name for p in (tmp_path / "job").iterdir()) == ["cpfft-run.json"]

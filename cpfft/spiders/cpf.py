@@ -77,6 +77,7 @@ from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
 from cpfft.resume import existing_rows, unguard
 from cpfft.runstate import is_stopping, mark_incomplete
 from cpfft.spiders._base import ApiSpider, describe_failure
+from cpfft.themes import catalogue, theme_parser
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -85,12 +86,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Themes → NSF specialty groups (§8 of the API note). Extend or override with
-#: the CPF_THEMES setting, e.g. CPF_THEMES='{"btp": ["230", "231", "232", "233"]}'.
-THEMES: dict[str, tuple[str, ...]] = {
-    "numerique": ("326",),  # informatique, traitement de l'information, réseaux
-    "sante": ("330", "331"),  # spécialités plurivalentes sanitaires et sociales; santé
-}
 OPENDATASOFT_QUOTA = "cpfft.middlewares.odsquota.OpendatasoftQuotaMiddleware"
 TYPES_REFERENTIEL = {"RS": "RS", "RNCP": "RNCP"}
 _DATASET_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
@@ -118,31 +113,14 @@ def api_message(response: Response) -> tuple[str, str]:
 
 
 def themes_from(settings: BaseSettings) -> dict[str, tuple[str, ...]]:
-    themes = dict(THEMES)
+    """Theme id → NSF codes: the built-in themes (:mod:`cpfft.themes`) and CPF_THEMES'."""
     try:
         extra = settings.getdict("CPF_THEMES")
     except (ValueError, TypeError, RecursionError):  # not JSON, or JSON but not an object
         raise ConfigurationError(
-            'setting CPF_THEMES is not a JSON object. Example: {"btp": ["230", "231"]}'
+            'setting CPF_THEMES is not a JSON object. Example: {"boulangerie": ["221"]}'
         ) from None
-    for name, codes in extra.items():
-        if not (0 < len(name) <= 40 and name.isprintable() and "," not in name):
-            raise ConfigurationError(
-                f"setting CPF_THEMES: theme name {shown(str(name))} must be a short name without "
-                "commas or control characters"
-            )
-        values = [codes] if isinstance(codes, str) else codes
-        if (
-            not isinstance(values, list)
-            or not values
-            or not all(isinstance(c, str) and re.fullmatch(r"\d{3}", c) for c in values)
-        ):
-            raise ConfigurationError(
-                f"setting CPF_THEMES: theme {shown(str(name))} must map to a non-empty list of "
-                '3-digit NSF codes, e.g. {"btp": ["230", "231"]}'
-            )
-        themes[str(name)] = tuple(values)
-    return themes
+    return catalogue(extra)
 
 
 def cpf_params(settings: BaseSettings) -> tuple[Param, ...]:
@@ -151,10 +129,8 @@ def cpf_params(settings: BaseSettings) -> tuple[Param, ...]:
         Param("q", text(200), "full-text search words, e.g. -a q=python"),
         Param(
             "theme",
-            listing(
-                choice({t: t for t in themes} | {"numérique": "numerique", "santé": "sante"}), 10
-            ),
-            f"one or more of {', '.join(themes)}",
+            listing(theme_parser(themes), 10),
+            "one or more themes, e.g. numerique,btp (the README lists them all)",
         ),
         Param("region", listing(find_region, 18), "region codes or names, e.g. 11 or Bretagne"),
         Param(

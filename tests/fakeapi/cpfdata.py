@@ -33,7 +33,8 @@ FIELDS: tuple[str, ...] = (
 assert len(FIELDS) == 47
 INDEX = {name: i for i, name in enumerate(FIELDS)}
 
-#: Column names of the other schema generation (§6.4).
+#: Column names of the other schema generation, served with ``schema="alias"``
+#: (docs/api-opendatasoft.md, « Noms de colonnes et alias »).
 ALIAS_NAMES = {"date_extract": "date_chargement", "code_inventaire": "code_rs", "siret": "siret_of"}
 
 INT_FIELDS = frozenset({
@@ -123,6 +124,29 @@ NSF = [
     ("336", "Coiffure, esthétique et autres spécialites de services aux personnes"),
     ("136", "Langues vivantes, civilisations étrangères et régionales"),
     ("231", "Mines et carrières, génie civil, topographie"),
+]
+#: Second specialities spread over every NSF sub-domain, so that a theme of each has rows.
+#: Given without a random draw (by formation number): the rest of the data stays the same.
+MORE_NSF = [
+    ("100", "Formations generales"),
+    ("114", "Mathématiques"),
+    ("128", "Droit, sciences politiques"),
+    ("133", "Musique, arts du spectacle"),
+    ("201", "Technologies de commandes des transformations industrielles"),
+    ("211", "Productions végétales, cultures spécialisées et protection des cultures"),
+    ("221", "Agro-alimentaire, alimentation, cuisine"),
+    ("232", "Bâtiment : construction et couverture"),
+    ("242", "Habillement (y compris mode, couture)"),
+    ("255", "Electricite, électronique"),
+    ("300", "Spécialites plurivalentes des services"),
+    ("313", "Finances, banque, assurances"),
+    ("315", "Ressources humaines, gestion du personnel, gestion de l'emploi"),
+    ("324", "Secrétariat, bureautique"),
+    ("332", "Travail social"),
+    ("334", "Accueil, hôtellerie, tourisme"),
+    ("343", "Nettoyage, assainissement, protection de l'environnement"),
+    ("413", "Développement des capacités comportementales et relationnelles"),
+    ("423", "Vie familiale, vie sociale et autres formations au développement personnel"),
 ]
 SUBJECTS = [
     ("Python pour l'analyse de données", "326", "31026", "M1805"),
@@ -250,6 +274,8 @@ class CpfDataset:
             subject, nsf1, formacode, rome = rng.choice(SUBJECTS)
             nsf2 = rng.choice(NSF)[0] if rng.random() < 0.3 else None
             nsf3 = rng.choice(NSF)[0] if nsf2 and rng.random() < 0.3 else None
+            if nsf2 is None and formation % 3 == 0:
+                nsf2 = MORE_NSF[formation // 3 % len(MORE_NSF)][0]
             if rng.random() < 0.02:
                 nsf1 = None
             rs = rng.random() < 0.55
@@ -272,7 +298,7 @@ class CpfDataset:
             hours_max = hours_min * rng.choice([1, 1, 2, 3])
             price_min = round(rng.uniform(300, 6000), rng.choice([0, 1, 2]))
             price_max = round(price_min * rng.uniform(1.0, 2.5), 2)
-            nsf_labels = dict(NSF)
+            nsf_labels = dict(NSF + MORE_NSF)
             spread = rng.random()
             n_deps = (
                 1 if spread < 0.7 else (rng.randint(2, 5) if spread < 0.95 else rng.randint(6, 12))

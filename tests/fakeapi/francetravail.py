@@ -48,6 +48,7 @@ from tests.fakeapi.ftdata import (
     FtDatasetConfig,
     Offer,
 )
+from tests.fakeapi.server import client_gone
 
 API = "/partenaire/offresdemploi/v2"
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -80,7 +81,8 @@ class FtConfig(FtDatasetConfig, FaultKnobs):
     storm_calls: int = 0  # the next N API calls get 429
     storm_every: int = 0  # every N API calls, a new storm of storm_calls 429s (0 = never)
     storm_retry_after: int = 2
-    # --- the contract's open questions (§15), as switches
+    # --- what no public source settles, one switch per possible answer
+    # (docs/api-francetravail.md, « Points non tranchés »)
     last_page_206: bool = False  # True: 206 unless the window holds the whole set
     both_origins_by_default: bool = True
     detail_missing_status: int = 204
@@ -169,7 +171,7 @@ class FtEmulator:
         }
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[client_gone])
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 

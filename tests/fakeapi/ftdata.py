@@ -1,4 +1,7 @@
-"""Deterministic synthetic job offers shaped like France Travail's « Offres d'emploi v2 » (§4.9).
+"""Deterministic synthetic job offers shaped like France Travail's « Offres d'emploi v2 ».
+
+Field names and value styles follow the offer object as described in
+docs/api-francetravail.md, « L'offre et les colonnes de cpfft ».
 
 Independent of the client code under test. Offers are plain dicts, as the API
 serialises them (absent fields omitted, never null). Alongside each offer the

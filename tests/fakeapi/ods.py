@@ -1,6 +1,6 @@
 """Loopback emulator of the Caisse des Dépôts Opendatasoft portal, serving the CPF catalogue.
 
-Follows the portal's published API as the project's API note describes it
+Follows the portal's published API as docs/api-opendatasoft.md summarises it
 (routes, limits, error bodies, quota): Explore v2.1
 (``/catalog/datasets``, ``/{id}``, ``/records``, ``/records/{rid}``, ``/facets``,
 ``/exports``, ``/exports/{json,jsonl,csv}``) and Search API v1
@@ -54,6 +54,7 @@ from tests.fakeapi.odsql import (
     parse_order_by,
     parse_select,
 )
+from tests.fakeapi.server import client_gone
 
 DATASET_KNOBS = {f.name for f in fields(CpfDatasetConfig)}
 JSON_TYPE = "application/json; charset=utf-8"
@@ -63,7 +64,8 @@ JSON_TYPE = "application/json; charset=utf-8"
 class OdsConfig(CpfDatasetConfig, FaultKnobs):
     """The dataset knobs (inherited; changing one regenerates the data), plus these."""
 
-    # --- the contract's open questions (§12), as switches
+    # --- what no public source settles, one switch per possible answer
+    # (docs/api-opendatasoft.md, « Points non tranchés »)
     dataset_id: str = "moncompteformation_catalogueformation"
     schema: str = "2025"  # "2025": date_extract/code_inventaire/siret; "alias": date_chargement/code_rs/siret_of
     grouped_total_count: bool = False  # grouped /records answers carry total_count too
@@ -164,7 +166,7 @@ class OdsEmulator:
     # ------------------------------------------------------------ app
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=10 * 1024 * 1024)
+        app = web.Application(client_max_size=10 * 1024 * 1024, middlewares=[client_gone])
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -837,7 +839,7 @@ def parse_int(params: Any, name: str, default: int) -> int:
 
 
 def null_last_key(value: Any, desc: bool) -> tuple:
-    """Sort key putting nulls last whichever the direction (§5.2)."""
+    """Sort key putting nulls last whichever the direction, as the portal's ``order_by`` does."""
     if value is None:
         return (0,) if desc else (2,)
     return (1, fold(value) if isinstance(value, str) else value)

@@ -1,5 +1,6 @@
 """The subset of ODSQL (Explore v2.1) and of the v1 ``q`` language that clients of
-the CPF dataset send (§3.3, §5.9, §9.2 of the API note), compiled to Python predicates.
+the CPF dataset send (docs/api-opendatasoft.md, « ODSQL utilisé »), compiled to Python
+predicates.
 
 Error texts follow the live ones: ``ODSQL query is malformed: Unknown field: X.
 Clause(s) containing the error(s): where.``
@@ -506,7 +507,7 @@ _V1_TOKEN = re.compile(
 
 def compile_v1_query(q: str, schema: Schema) -> Pred:
     """v1 ``q``: words (full text, AND), ``"phrases"``, ``field:value``, ``field>=n``,
-    AND / OR / NOT and parentheses (§3.3)."""
+    AND / OR / NOT and parentheses (the v1 Search API's query language)."""
     tokens = [(m.lastgroup, m.group(m.lastgroup)) for m in _V1_TOKEN.finditer(q)]
     pos = 0
 

@@ -7,10 +7,35 @@ tests and ``scrapy crawl`` subprocesses alike, whatever reactor they use.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Self
 
 from aiohttp import web
+
+logger = logging.getLogger("tests.fakeapi")
+
+
+@web.middleware
+async def client_gone(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A client that drops its connection mid-answer (killed, timed out) is one log line.
+
+    Without this, aiohttp logs a streamed answer's failed write with a traceback.
+    """
+    try:
+        return await handler(request)
+    except ConnectionError as exc:
+        logger.warning(
+            "client %s went away during %s %s (%s)",
+            request.remote,
+            request.method,
+            request.path,
+            exc.strerror or str(exc) or type(exc).__name__,
+        )
+        return web.Response(status=499)  # never reaches the client: the answer is not sent
 
 
 class ServerThread:
