@@ -22,7 +22,9 @@ from typing import Any
 from cpfft.cleaning import clean_code
 from cpfft.items import FORMATION_FIELDS
 
-#: Names a column has had in other versions of the dataset (§6.4 of the API note).
+#: Names a column has had in other schema versions or copies of the dataset; the metadata
+#: is read first and an alias found is mapped back to the usual name, so that the CSV
+#: columns never change (docs/api-opendatasoft.md, « Noms de colonnes et alias »).
 ALIASES: dict[str, tuple[str, ...]] = {
     "date_extract": ("date_chargement",),
     "code_inventaire": ("code_rs",),

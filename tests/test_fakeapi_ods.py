@@ -1,4 +1,4 @@
-"""The Opendatasoft emulator answers as the real portal does (as the project's API note
+"""The Opendatasoft emulator answers as the real portal does (as docs/api-opendatasoft.md
 describes it), and its knobs for the portal's unsettled behaviours do what they say."""
 
 from __future__ import annotations
