@@ -43,6 +43,14 @@ CPFFT_RATE_INCREASE = env("CPFFT_RATE_INCREASE")
 FT_OLDEST_CREATION = env("FT_OLDEST_CREATION")
 FT_INCREMENTAL_OVERLAP = env("FT_INCREMENTAL_OVERLAP")
 FT_OAUTH_ENABLED = False  # switched on by the offres spider
+# A 401 for the newest token drops it and sends the request again, at most this many times.
+FT_OAUTH_401_RETRIES = 2
+
+# ---------------------------------------------------------------- set by the crawl command
+# Not for users: how `scrapy crawl` tells the components about this run's output.
+CPFFT_RUN_OUTPUT = ""  # the timestamped file under CPFFT_OUTPUT_DIR (no -O/-o), else ""
+CPFFT_RESUME_FROM = ""  # with JOBDIR: the output file an interrupted attempt left, appended to
+CPFFT_RESUME_REPAIRED = 0  # bytes of a torn last row cut from that file before resuming
 
 # APIs, not web pages: robots.txt would cost a quota call and means nothing here.
 ROBOTSTXT_OBEY = False

@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import re
-from types import SimpleNamespace
 
 import pytest
 from scrapy.utils.test import get_crawler
@@ -24,6 +23,7 @@ from cpfft.extensions.report import (
     quiet_scrapy_logs,
 )
 from cpfft.runstate import mark_incomplete
+from cpfft.spiders._base import ApiSpider
 from tests.conftest import BOM
 
 # ------------------------------------------------------------------ in-process
@@ -38,13 +38,28 @@ def report(stats=None, *, feeds=True, settings=None):
     return RunReport.from_crawler(crawler)
 
 
+class StubSpider(ApiSpider):
+    """A spider of the run contract (cpfft.spiders._base.ApiSpider) with set answers."""
+
+    name = "cpf"
+    item_class = dict
+
+    def __init__(self, total, unfinished):
+        super().__init__()
+        self._progress_total = total
+        self.unfinished = list(unfinished)
+
+    def unfinished_work(self):
+        return self.unfinished
+
+
 def conclude(ext, reason="finished", *, total=None, unfinished=(), stored=True, before=0):
     """Close the run as the engine would; return the summary's (level, text)."""
     stats = ext.crawler.stats
     if stored:
         stats.inc_value("feedexport/success_count/FileFeedStorage")
     ext.rows_before = before
-    spider = SimpleNamespace(name="cpf", progress_total=total, unfinished_work=lambda: unfinished)
+    spider = StubSpider(total, unfinished)
     ext.feed_exporter_closed()
     asyncio.run(ext.spider_closed(spider, reason))
     records = []
@@ -340,3 +355,18 @@ def test_resumed_run_that_fails_says_the_file_is_unchanged(ods, crawl, tmp_path)
         "(out.csv unchanged: 1 234 rows from the interrupted run)"
     ) in result.log.splitlines()
     assert (tmp_path / "out.csv").read_bytes() == before
+
+
+def test_a_spider_outside_the_contract_gets_its_defaults():
+    import scrapy
+
+    from cpfft.spiders._base import contract
+
+    other = contract(scrapy.Spider(name="other"))
+    assert other.progress_total is None
+    assert other.partial_output is False
+    assert other.unfinished_work() == []
+    assert other.finish_output(None) == []
+    assert other.summary_lines("complete") == []
+    stub = StubSpider(3, ["x"])
+    assert contract(stub) is stub

@@ -45,7 +45,7 @@ from w3lib.url import file_uri_to_path
 
 from cpfft.exporters import DELIMITERS, EXCEL_MAX_ROWS, XlsxExporter
 from cpfft.runstate import INCOMPLETE, mark_incomplete, stop_crawl
-from cpfft.spiders._base import rows_expected
+from cpfft.spiders._base import contract, rows_expected
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -222,7 +222,7 @@ class FeedExporter(ScrapyFeedExporter):
         failed = (
             stats.get_value(INCOMPLETE)
             or stats.get_value("spider_exceptions/count")  # e.g. start() raised
-            or getattr(spider, "unfinished_work", list)()
+            or contract(spider).unfinished_work()
         )
         if not slot.itemcount and failed:
             logger.warning("No row extracted and the run failed: %s left untouched", slot.uri)

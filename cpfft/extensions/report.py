@@ -37,6 +37,7 @@ from cpfft.output import LATEST_CHANGES, OutputError, changes_file, publish, set
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
 from cpfft.resume import Journal
 from cpfft.runstate import INCOMPLETE, PROBLEMS, STOP_MESSAGE, mark_incomplete
+from cpfft.spiders._base import contract
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -190,7 +191,7 @@ class RunReport:
         then, before = self.last
         self.last = (now, done)
         rate = (done - before) / (now - then) if now > then else 0.0
-        total = getattr(spider, "progress_total", None)
+        total = contract(spider).progress_total
         if not total:
             logger.info("progress: %s rows, %s rows/s", count(done), count(rate))
             return
@@ -220,7 +221,7 @@ class RunReport:
             except TimeoutError:
                 mark_incomplete(self.crawler, "the output file was not closed in time")
         stats = self.crawler.stats
-        for problem in getattr(spider, "unfinished_work", list)():
+        for problem in contract(spider).unfinished_work():
             mark_incomplete(self.crawler, problem)
         if any(k.startswith("feedexport/failed_count/") for k in stats.get_stats()):
             mark_incomplete(self.crawler, "the output file could not be stored")
@@ -254,14 +255,12 @@ class RunReport:
         run_output = self.crawler.settings.get("CPFFT_RUN_OUTPUT")
         path = Path(run_output) if run_output and Path(run_output).exists() else None
         notes: list[str] = []
-        finish = getattr(spider, "finish_output", None)
-        if finish is not None:
-            try:
-                notes += finish(path if outcome == "complete" else None)
-            except OutputError as exc:
-                logger.error("%s", exc)
-                mark_incomplete(self.crawler, str(exc))
-                outcome = "incomplete"
+        try:
+            notes += contract(spider).finish_output(path if outcome == "complete" else None)
+        except OutputError as exc:
+            logger.error("%s", exc)
+            mark_incomplete(self.crawler, str(exc))
+            outcome = "incomplete"
         if path is None:
             return outcome, notes
         try:
@@ -271,7 +270,7 @@ class RunReport:
                     *notes,
                     f"  set aside:          {moved.name} (latest.csv unchanged)",
                 ]
-            if not getattr(spider, "partial_output", False):
+            if not contract(spider).partial_output:
                 latest = publish(path)
                 notes.append(f"  latest:             {latest} → {path.name}")
             if changes_file(path).exists():
@@ -328,7 +327,7 @@ class RunReport:
             return f"  rows written:       0 ({feeds} left untouched)"
         in_file = before + written
         stats.set_value(ROWS_IN_OUTPUT, in_file)
-        total = getattr(spider, "progress_total", None)
+        total = contract(spider).progress_total
         line = f"  rows written:       {count(in_file)}"
         # Never "N of M expected" with N < M under COMPLETE: the spider explains the
         # difference (offers withdrawn during the run) in its own lines.
@@ -381,7 +380,7 @@ class RunReport:
         lines += [
             f"  API calls:          {calls} ({retries})",
             *self.rate_lines(all_stats),
-            *getattr(spider, "summary_lines", lambda outcome: [])(outcome),
+            *contract(spider).summary_lines(outcome),
             f"  elapsed:            {duration(time.monotonic() - self.started)}",
         ]
         lines += [f"  missing:            {p}" for p in stats.get_value(PROBLEMS) or []]

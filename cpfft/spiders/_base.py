@@ -12,6 +12,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
@@ -23,10 +25,18 @@ rows_expected = object()
 
 
 class ApiSpider(scrapy.Spider):
+    """The run contract: what cpfft's components (RunReport, the feed exporter, the
+    exporters, the crawl command) read from a spider. Every hook is declared here with
+    its default, so that a component never has to guess with ``getattr``; a spider that
+    is not an ApiSpider gets these defaults (see :func:`contract`)."""
+
     #: Downloader middlewares this spider needs, added to the project's ones.
     middlewares: ClassVar[dict[str, int]] = {}
     #: The item (one CSV row) this spider yields; its KEY identifies a row.
     item_class: ClassVar[type]
+    #: True when the run writes only part of a whole extraction on purpose (offres
+    #: ``-a depuis=dernier``): RunReport then leaves ``latest.csv`` on the last whole one.
+    partial_output: bool = False
     _progress_total: int | None = None
 
     @property
@@ -80,6 +90,18 @@ class ApiSpider(scrapy.Spider):
     def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def unfinished_work(self) -> list[str]:
+        """What the run still lacks when it ends, one line each (printed as ``missing:``
+        and making the run incomplete); [] when nothing is left."""
+        return []
+
+    def finish_output(self, csv_path: Path | None) -> list[str]:
+        """Called by RunReport once the output file is closed. ``csv_path``: the run's
+        file under ``CPFFT_OUTPUT_DIR`` if the run is complete, else None (also with
+        ``-O``). Returns summary lines; raises :class:`cpfft.output.OutputError` when
+        the output cannot be finished (the run is then incomplete)."""
+        return []
+
     def summary_lines(self, outcome: str) -> list[str]:
         """Lines the run summary adds for this spider (``outcome``: complete, incomplete
         or failed), e.g. what was calibrated and checked."""
@@ -89,6 +111,16 @@ class ApiSpider(scrapy.Spider):
     def output_label(cls, args: dict[str, Any]) -> str | None:
         """A word added to the name of timestamped output files (see cpfft.output)."""
         return None
+
+
+def contract(spider: object) -> ApiSpider:
+    """``spider`` if it is an ApiSpider; else a stand-in with the contract's defaults
+    (e.g. a spider of another project run with cpfft's settings)."""
+    return spider if isinstance(spider, ApiSpider) else _DEFAULTS
+
+
+# An instance, not a named subclass: Scrapy's spider loader would list a subclass.
+_DEFAULTS = ApiSpider(name="contract defaults")
 
 
 def describe_failure(failure: Failure, not_found_hint: str = "") -> str:
