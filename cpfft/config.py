@@ -39,9 +39,9 @@ from dotenv import dotenv_values, find_dotenv
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
+from cpfft.errors import ConfigurationError, shown
 from cpfft.exporters import DELIMITERS, EXCEL_MAX_ROWS
 from cpfft.output import output_dir
-from cpfft.params import ConfigurationError, shown
 
 
 def load_environment() -> str | None:

@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpfft.params import ConfigurationError
+from cpfft.errors import ConfigurationError
 
 LEGACY_FILE = "credentials.txt"
 

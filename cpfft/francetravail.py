@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from cpfft.errors import shown
 from cpfft.geo import DEPARTEMENTS_BY_CODE, find_departement, find_region
 from cpfft.items import Offre
-from cpfft.params import Param, choice, integer, listing, shown, single
+from cpfft.params import Param, choice, integer, listing, single
 
 DETAIL_URL = "https://candidat.francetravail.fr/offres/recherche/detail/{id}"
 

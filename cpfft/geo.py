@@ -11,6 +11,8 @@ import difflib
 import unicodedata
 from dataclasses import dataclass
 
+from cpfft.errors import shown
+
 
 @dataclass(frozen=True)
 class Region:
@@ -126,8 +128,6 @@ def _lookup(value: str, by_code: dict, kind: str, list_all: str) -> str:
     if close:
         place = by_code[names[close[0]]]
         hint = f" Did you mean {place.code} ({place.name})?"
-    from cpfft.params import shown  # not at the top: cpfft.params imports cpfft.geo
-
     raise UnknownPlace(f"unknown {kind} {shown(raw)}.{hint} Valid {kind}s: {list_all}")
 
 

@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cpfft.params import ConfigurationError, shown
+from cpfft.errors import ConfigurationError, shown
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

@@ -5,7 +5,7 @@ silently turns misspelt ones into unused attributes. Each cpfft spider instead
 declares its arguments as :class:`Param` objects; :func:`parse_arguments`
 checks every argument before any request is sent and raises
 :class:`ArgumentError`, whose text is a single line naming the argument, the
-problem and the valid values.
+problem and the valid values (the errors themselves: :mod:`cpfft.errors`).
 """
 
 from __future__ import annotations
@@ -16,22 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cpfft.errors import ArgumentError, shown
 from cpfft.geo import UnknownPlace, fold
 
 #: Arguments that scrapyd adds to every job; accepted and ignored.
 SCRAPYD_ARGUMENTS = frozenset({"_job", "_version"})
-
-
-class ConfigurationError(Exception):
-    """A user mistake in an argument or a setting; ``str()`` is one line."""
-
-
-class ArgumentError(ConfigurationError):
-    def __init__(self, name: str, message: str):
-        self.name = name
-        # A name typed with a line break or pasted huge must not break the one-line message.
-        label = name if name.isprintable() and 0 < len(name) <= 60 else shown(name)
-        super().__init__(f"argument -a {label}: {message}")
 
 
 @dataclass(frozen=True)
@@ -42,15 +31,6 @@ class Param:
     parse: Callable[[str], Any]
     help: str
     default: Any = None
-
-
-def shown(value: str, limit: int = 60) -> str:
-    """A value quoted for an error message, on one line, shortened if huge."""
-    if len(value) > limit:
-        value = value[:limit] + "…"
-    text = repr(value)
-    # Escapes (\x00, \U000e0001…) can make the quoted text up to 10 times longer.
-    return text if len(text) <= 2 * limit else text[: 2 * limit] + "…"
 
 
 def parse_arguments(params: Iterable[Param], raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy.core.scheduler import Scheduler
 from scrapy.dupefilters import RFPDupeFilter
 
+from cpfft.errors import ConfigurationError, shown
 from cpfft.exporters import FORMULA_TRIGGERS
-from cpfft.params import ConfigurationError, shown
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cpfft.errors import ConfigurationError, shown
 from cpfft.geo import fold
-from cpfft.params import ConfigurationError, choice, shown
+from cpfft.params import choice
 
 #: The four domains (first digit of a code).
 DOMAINS: dict[str, str] = {

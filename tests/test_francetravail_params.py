@@ -2,6 +2,7 @@
 
 import pytest
 
+from cpfft.errors import ArgumentError
 from cpfft.francetravail import (
     SEARCH_PARAMS,
     api_query,
@@ -10,7 +11,7 @@ from cpfft.francetravail import (
     offre_from_api,
     parse_content_range,
 )
-from cpfft.params import ArgumentError, parse_arguments
+from cpfft.params import parse_arguments
 
 
 def parse(**raw):

@@ -35,6 +35,7 @@ from scrapy.settings import Settings
 
 from cpfft.config import SETTINGS, check_base_url, check_common_settings, load_environment
 from cpfft.credentials import Credentials, CredentialsError, load_credentials
+from cpfft.errors import ConfigurationError
 from cpfft.exporters import DELIMITERS
 from cpfft.francetravail import SEARCH_PARAMS, api_query, check_combinations
 from cpfft.items import FORMATION_FIELDS
@@ -42,7 +43,6 @@ from cpfft.offres.bounds import Reading
 from cpfft.offres.cursor import CursorPlanner
 from cpfft.opendatasoft import Schema
 from cpfft.output import output_dir
-from cpfft.params import ConfigurationError
 from cpfft.spiders.cpf import CpfSpider, cpf_params
 from cpfft.spiders.offres import SEARCH_PATH, OffresSpider
 from tests.conftest import BOM, REPO, ft_env

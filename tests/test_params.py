@@ -1,14 +1,7 @@
 import pytest
 
-from cpfft.params import (
-    ArgumentError,
-    Param,
-    choice,
-    integer,
-    listing,
-    parse_arguments,
-    text,
-)
+from cpfft.errors import ArgumentError
+from cpfft.params import Param, choice, integer, listing, parse_arguments, text
 
 PARAMS = (
     Param("theme", listing(choice({"numerique": "numerique", "santé": "sante"}), 3), "a theme"),

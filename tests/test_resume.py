@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from cpfft.errors import ConfigurationError
 from cpfft.exporters import CsvExporter
-from cpfft.params import ConfigurationError
 from cpfft.resume import Journal, repair_tail, whole_rows_end
 from tests.conftest import BOM, clean_env, ft_env
 from tests.fakeapi.cpfdata import INDEX

@@ -34,7 +34,7 @@ from scrapy.utils.project import get_project_settings
 import cpfft.commands.crawl as crawl_command
 import cpfft.settings
 from cpfft.config import SETTINGS, SETTINGS_BY_NAME, Setting
-from cpfft.params import ConfigurationError
+from cpfft.errors import ConfigurationError
 from cpfft.spiders.cpf import CpfSpider
 from cpfft.spiders.offres import OffresSpider
 from tests.conftest import clean_env

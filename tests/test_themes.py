@@ -8,8 +8,9 @@ import unicodedata
 import pytest
 from scrapy.settings import Settings
 
+from cpfft.errors import ArgumentError, ConfigurationError
 from cpfft.geo import fold
-from cpfft.params import ArgumentError, ConfigurationError, parse_arguments
+from cpfft.params import parse_arguments
 from cpfft.spiders.cpf import cpf_params, themes_from
 from cpfft.themes import (
     DOMAINS,

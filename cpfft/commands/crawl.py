@@ -41,9 +41,9 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.project import get_project_settings
 
 from cpfft.config import check_common_settings
+from cpfft.errors import ArgumentError, ConfigurationError
 from cpfft.extensions.report import OUTCOME, quiet_scrapy_logs
 from cpfft.output import query_folder, set_aside_name, timestamped_output
-from cpfft.params import ArgumentError, ConfigurationError
 from cpfft.resume import RUNNING, Journal, header_of, repair_tail
 
 if TYPE_CHECKING:

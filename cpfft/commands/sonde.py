@@ -23,9 +23,9 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from cpfft.config import check_base_url, check_common_settings
+from cpfft.errors import ConfigurationError
 from cpfft.middlewares.oauth import OAuth2TokenMiddleware
 from cpfft.middlewares.retry import JSON_META
-from cpfft.params import ConfigurationError
 from cpfft.sonde import FT, MAX_CALLS, ODS, SOURCES, Answer, Call, Sonde, Unreachable, report
 from cpfft.spiders._base import describe_failure
 from cpfft.spiders.cpf import OPENDATASOFT_QUOTA, CpfSpider

@@ -36,8 +36,8 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http.request import NO_CALLBACK
 
 from cpfft.credentials import Credentials, load_credentials
+from cpfft.errors import ConfigurationError
 from cpfft.middlewares.pace import PaceMiddleware
-from cpfft.params import ConfigurationError
 from cpfft.runstate import is_stopping, stop_crawl
 
 if TYPE_CHECKING:

@@ -44,6 +44,7 @@ import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from cpfft.config import check_base_url, positive_int
+from cpfft.errors import ConfigurationError, shown
 from cpfft.extensions.report import count as spaced
 from cpfft.geo import DEPARTEMENTS_BY_CODE, REGIONS_BY_CODE, find_departement, find_region
 from cpfft.items import FORMATION_FIELDS, Formation
@@ -63,16 +64,7 @@ from cpfft.opendatasoft import (
     plan_partitions,
     quote,
 )
-from cpfft.params import (
-    ConfigurationError,
-    Param,
-    choice,
-    integer,
-    listing,
-    parse_arguments,
-    shown,
-    text,
-)
+from cpfft.params import Param, choice, integer, listing, parse_arguments, text
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
 from cpfft.resume import existing_rows, unguard
 from cpfft.runstate import is_stopping, mark_incomplete

@@ -35,6 +35,7 @@ from scrapy.exceptions import DontCloseSpider
 from cpfft.cleaning import clean_date
 from cpfft.config import check_base_url, check_url, shown_setting
 from cpfft.credentials import load_credentials
+from cpfft.errors import ConfigurationError, shown
 from cpfft.extensions.report import ROWS_IN_OUTPUT
 from cpfft.francetravail import (
     SEARCH_PARAMS,
@@ -51,7 +52,7 @@ from cpfft.offres.bounds import Reading, parse_created, utc_text
 from cpfft.offres.calibration import Calibration, Probe, Seen, cap_from_message
 from cpfft.offres.cursor import TOP, WINDOW, CursorPlanner, Fetch
 from cpfft.output import changes_file, output_dir
-from cpfft.params import ConfigurationError, integer, parse_arguments, shown
+from cpfft.params import integer, parse_arguments
 from cpfft.resume import Journal
 from cpfft.runstate import is_stopping, mark_incomplete
 from cpfft.spiders._base import ApiSpider, describe_failure

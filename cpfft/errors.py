@@ -1,0 +1,29 @@
+"""The one kind of error a user sees: a mistake in an argument or a setting, said in one line.
+
+Raised by every check made before a run starts (arguments, settings, credentials,
+output paths); ``scrapy crawl`` and ``cpfft-schedule`` print it as ``cpfft: error: …``
+and exit with status 2. :func:`shown` is how a user's value is quoted in such a line.
+"""
+
+from __future__ import annotations
+
+
+class ConfigurationError(Exception):
+    """A user mistake in an argument or a setting; ``str()`` is one line."""
+
+
+class ArgumentError(ConfigurationError):
+    def __init__(self, name: str, message: str):
+        self.name = name
+        # A name typed with a line break or pasted huge must not break the one-line message.
+        label = name if name.isprintable() and 0 < len(name) <= 60 else shown(name)
+        super().__init__(f"argument -a {label}: {message}")
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A value quoted for an error message, on one line, shortened if huge."""
+    if len(value) > limit:
+        value = value[:limit] + "…"
+    text = repr(value)
+    # Escapes (\x00, \U000e0001…) can make the quoted text up to 10 times longer.
+    return text if len(text) <= 2 * limit else text[: 2 * limit] + "…"
