@@ -41,7 +41,7 @@ from scrapy.utils.misc import load_object
 
 from cpfft.errors import ConfigurationError, shown
 from cpfft.exporters import DELIMITERS, EXCEL_MAX_ROWS
-from cpfft.output import output_dir
+from cpfft.run.output import output_dir
 
 
 def load_environment() -> str | None:
@@ -336,7 +336,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CPF_QUOTA_MAX_WAIT", "120", partial(positive_number, allow_zero=True),
             "A 429 whose quota resets sooner than this (s) is waited for; a later one stops."),
     # ------------------------------------------------ France Travail « Offres d'emploi v2 »
-    # Credentials (FT_CLIENT_ID / FT_CLIENT_SECRET) are NOT settings: cpfft.credentials
+    # Credentials (FT_CLIENT_ID / FT_CLIENT_SECRET) are NOT settings: cpfft.offres.credentials
     # reads them from the environment only when needed.
     Setting("FT_API_URL", "https://api.francetravail.io", check_base_url,
             "Base URL of the France Travail API (or of the emulator)."),
@@ -345,7 +345,7 @@ SETTINGS: tuple[Setting, ...] = (
             "The OAuth2 token endpoint."),
     Setting("FT_SCOPE", "api_offresdemploiv2 o2dsoffre", check_scope,
             "OAuth2 scopes asked for, separated by spaces."),
-    Setting("FT_MAX_RPS", "10", SpiderCheck("cpfft.spiders.offres.check_rate"),
+    Setting("FT_MAX_RPS", "10", SpiderCheck("cpfft.offres.spider.check_rate"),
             "Hard cap on requests per second, token calls included (quota: 10/s per "
             "application; split it between jobs that share one)."),
     Setting("CPFFT_RATE_INCREASE", "0.02", positive_number,
@@ -353,7 +353,7 @@ SETTINGS: tuple[Setting, ...] = (
             "each 429 halves it."),
     Setting("FT_OLDEST_CREATION", "2000-01-01T00:00:00Z", check_utc_time,
             "Lower creation-date bound of queries without -a minCreationDate."),
-    Setting("FT_INCREMENTAL_OVERLAP", "3600", SpiderCheck("cpfft.spiders.offres.check_overlap"),
+    Setting("FT_INCREMENTAL_OVERLAP", "3600", SpiderCheck("cpfft.offres.spider.check_overlap"),
             "-a depuis=dernier starts this many seconds before the previous complete run's "
             "bound, for offers indexed late."),
     # ------------------------------------------------ network

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import DropItem
 
 from cpfft.cleaning import CLEANERS, BadNumber, clean_number
-from cpfft.resume import existing_rows, unguard
+from cpfft.run.resume import existing_rows, unguard
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -48,22 +48,41 @@ class _Pipeline:
 
 
 class CleanPipeline(_Pipeline):
-    """Normalise every field by its kind; an unparsable number becomes empty (counted)."""
+    """Normalise every field by its kind; an unparsable number becomes empty (counted).
+
+    The cleaning function of each field is chosen once per item class, not per value.
+    """
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.plans: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+    def plan(self, item_class: type) -> tuple[tuple[str, Any], ...]:
+        plan = tuple(
+            (name, self.number_cleaner(name, kind) if kind in ("int", "float") else CLEANERS[kind])
+            for name, kind in _cleaners(item_class)
+        )
+        self.plans[item_class] = plan
+        return plan
+
+    def number_cleaner(self, name: str, kind: str) -> Any:
+        stats = self.crawler.stats
+
+        def clean(value: Any) -> Any:
+            try:
+                return clean_number(value, kind)
+            except BadNumber:
+                stats.inc_value(f"cpfft/blanked/{name}")
+                return None
+
+        return clean
 
     def process_item(self, item: Any) -> Any:
-        for name, kind in _cleaners(type(item)):
+        plan = self.plans.get(type(item)) or self.plan(type(item))
+        for name, clean in plan:
             value = getattr(item, name)
-            if value is None:
-                continue
-            if kind in ("int", "float"):
-                try:
-                    value = clean_number(value, kind)
-                except BadNumber:
-                    self.crawler.stats.inc_value(f"cpfft/blanked/{name}")
-                    value = None
-            else:
-                value = CLEANERS[kind](value)
-            setattr(item, name, value)
+            if value is not None:
+                setattr(item, name, clean(value))
         return item
 
 
@@ -85,7 +104,7 @@ def digest(values: Any) -> bytes:
 class DedupePipeline(_Pipeline):
     """Keep the first row for each key; later ones are counted as duplicates.
 
-    A resumed run (see :mod:`cpfft.resume`) first loads the keys of the rows
+    A resumed run (see :mod:`cpfft.run.resume`) first loads the keys of the rows
     already in its output file: those rows are skipped, counted apart.
     Keys are kept as 8-byte digests, so 1 million rows cost about 70 MB at most.
     """

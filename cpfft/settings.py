@@ -16,7 +16,8 @@ load_environment()
 ADDONS = {"cpfft.config.SettingsAddon": 0}
 
 BOT_NAME = "cpfft"
-SPIDER_MODULES = ["cpfft.spiders"]
+# Each source is a package holding its spider (see the README's code map).
+SPIDER_MODULES = ["cpfft.spiders", "cpfft.offres.spider"]
 NEWSPIDER_MODULE = "cpfft.spiders"
 # Our `crawl` validates arguments first and exits non-zero on incomplete output.
 COMMANDS_MODULE = "cpfft.commands"
@@ -32,7 +33,7 @@ CPF_PARTITION_ATTEMPTS = env("CPF_PARTITION_ATTEMPTS")
 CPF_QUOTA_MAX_WAIT = env("CPF_QUOTA_MAX_WAIT")
 
 # France Travail « Offres d'emploi v2 ». Credentials (FT_CLIENT_ID / FT_CLIENT_SECRET) are
-# NOT settings: cpfft.credentials reads them from the environment only when needed.
+# NOT settings: cpfft.offres.credentials reads them from the environment only when needed.
 FT_API_URL = env("FT_API_URL")
 FT_TOKEN_URL = env("FT_TOKEN_URL")
 FT_SCOPE = env("FT_SCOPE")
@@ -56,10 +57,10 @@ CPFFT_RESUME_REPAIRED = 0  # bytes of a torn last row cut from that file before 
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 # Requests stay in memory even with JOBDIR: cpfft resumes from its own journal and the
-# output file (cpfft.resume), so no request (nor token) is ever written to disk.
-SCHEDULER = "cpfft.resume.MemoryScheduler"
+# output file (cpfft.run.resume), so no request (nor token) is ever written to disk.
+SCHEDULER = "cpfft.run.resume.MemoryScheduler"
 # Nor are request fingerprints (requests.seen): every cpfft request is dont_filter anyway.
-DUPEFILTER_CLASS = "cpfft.resume.MemoryDupeFilter"
+DUPEFILTER_CLASS = "cpfft.run.resume.MemoryDupeFilter"
 # Remote shells into a crawler have no place on a scheduled server.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
@@ -120,9 +121,9 @@ CPFFT_CSV_FORMULA_GUARD = env("CPFFT_CSV_FORMULA_GUARD")
 EXTENSIONS = {
     # Never overwrite a previous output with an empty file when the run failed.
     "scrapy.extensions.feedexport.FeedExporter": None,
-    "cpfft.extensions.feeds.FeedExporter": 0,
-    "cpfft.extensions.report.RunReport": 500,
-    # JOBDIR holds only cpfft's journal (cpfft.resume): no pickled spider.state file.
+    "cpfft.run.feeds.FeedExporter": 0,
+    "cpfft.run.report.RunReport": 500,
+    # JOBDIR holds only cpfft's journal (cpfft.run.resume): no pickled spider.state file.
     "scrapy.extensions.spiderstate.SpiderState": None,
 }
 CPFFT_PROGRESS_INTERVAL = env("CPFFT_PROGRESS_INTERVAL")
@@ -131,4 +132,4 @@ LOG_LEVEL = CPFFT_LOG_LEVEL
 # Our progress line (with total and ETA) replaces Scrapy's "Crawled N pages" line.
 LOGSTATS_INTERVAL = 0
 # Scrapy's banner (versions, components, overridden settings) and its stats dump (STATS_DUMP)
-# are logged at DEBUG, not INFO: see cpfft.extensions.report.quiet_scrapy_logs.
+# are logged at DEBUG, not INFO: see cpfft.run.report.quiet_scrapy_logs.

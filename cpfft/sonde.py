@@ -36,7 +36,6 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from cpfft.francetravail import parse_content_range
 from cpfft.offres.bounds import (
     EXCLUSIVE,
     INCLUSIVE_MS,
@@ -47,6 +46,7 @@ from cpfft.offres.bounds import (
     utc_text,
 )
 from cpfft.offres.calibration import Calibration, Seen
+from cpfft.offres.search import parse_content_range
 from cpfft.opendatasoft import (
     SchemaError,
     is_limit_refusal,

@@ -1,13 +1,17 @@
 """Chaos suite: both spiders against emulators injecting combined faults.
 
-Every cell is a real ``scrapy crawl``. The verdict of a cell is one of:
+Every cell is a real ``scrapy crawl`` and states its outcome in advance:
 
-- exit 0 and the CSV parsed back holds exactly the emulator's truth set (no
+- a cell not built to fail must exit 0, its summary say COMPLETE and "N of N
+  expected", and the CSV parsed back hold exactly the emulator's truth set (no
   row missing, none twice);
-- exit non-zero and the run summary says precisely what is missing: every row
-  absent from the CSV belongs to a partition (CPF) or a creation-date window
-  (offres) listed under ``missing:``, and for CPF the rows written plus the rows
-  of the listed partitions add up to the total.
+- a cell built to fail (``BUILT_TO_FAIL``: the API goes away, or no second
+  attempt is allowed) must exit 1, its summary say INCOMPLETE with the rows
+  written and expected equal to the CSV's and the truth's counts, and list under
+  ``missing:`` the partitions (CPF) or creation-date windows (offres) the absent
+  rows belong to, each for the reason the cell causes: for CPF the rows of the
+  listed partitions are exactly the rows absent (truth minus written); for offres
+  every absent offer falls in a listed window.
 
 Either way every line of the CSV is a whole row. The matrix is printed at the
 end of the test session (``pytest -m chaos`` runs it alone).
@@ -20,8 +24,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import ft_env
 from tests.fakeapi.cpfdata import INDEX
+from tests.support.crawling import ft_env
 
 pytestmark = [pytest.mark.chaos, pytest.mark.crawl]
 
@@ -71,13 +75,18 @@ FT_CELLS = [
     ("API down after 12 calls", {"down_after": 12}, {"CPFFT_RETRY_TIMES": "1"}),
 ]
 
-#: The cells built to fail (the API goes away, or no second attempt is allowed): every
-#: other cell must end COMPLETE with exactly the truth set, not merely "explained".
-BUILT_TO_FAIL = {"API down after 6 calls", "3 exports cut, no second attempt",
-                 "API down after 12 calls"}  # fmt: skip
+#: The cells built to fail (the API goes away, or no second attempt is allowed), with the
+#: reason every ``missing:`` line must give and, where the cell fixes it, how many lines.
+#: Every other cell must end COMPLETE with exactly the truth set, not merely "explained".
+BUILT_TO_FAIL: dict[str, tuple[str, int | None]] = {
+    "API down after 6 calls": ("HTTP 503", None),  # how many exports passed first varies
+    "3 exports cut, no second attempt": ("ResponseDataLossError", 3),
+    "API down after 12 calls": ("HTTP 503", None),
+}
 
 SUMMARY_CALLS = re.compile(r"API calls:\s+([\d ]+) \(([\d ]+) retries")
 MISSING = re.compile(r"^\s+missing:\s+(.*)$", re.MULTILINE)
+ROWS_WRITTEN = re.compile(r"^\s+rows written:\s+([\d ]+) of ([\d ]+) expected → ", re.MULTILINE)
 
 
 def summary_numbers(log: str) -> tuple[int, int]:
@@ -96,20 +105,37 @@ def written_keys(result, key: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [tuple(r[i] for i in index) for r in rows]
 
 
+def rows_written(log: str) -> tuple[int, int]:
+    """The summary's ``rows written: N of M expected`` numbers."""
+    m = ROWS_WRITTEN.search(log)
+    assert m, "the summary must state the rows written and expected:\n" + log[-3000:]
+    return int(m.group(1).replace(" ", "")), int(m.group(2).replace(" ", ""))
+
+
 def verdict(record_property, spider, cell, result, truth, found) -> list[str]:
-    """Checks common to both spiders; records the cell. Returns the summary's
-    ``missing:`` lines of an incomplete run ([] when the run is complete)."""
-    assert len(found) == len(set(found)), "a row was written twice"
-    assert set(found) <= truth
+    """The cell's stated outcome, checked for both spiders; records the cell. Returns
+    the summary's ``missing:`` lines of a cell built to fail ([] for any other cell)."""
     missing = MISSING.findall(result.log)
     report(record_property, spider, cell, result, len(truth), len(found), len(missing))
-    assert "Traceback" not in result.log
-    if result.returncode == 0:
+    tail = result.log[-3000:]
+    assert "Traceback" not in result.log, tail
+    assert len(found) == len(set(found)), "a row was written twice"
+    assert set(found) <= truth
+    assert rows_written(result.log) == (len(found), len(truth)), tail
+    if cell not in BUILT_TO_FAIL:
+        assert result.returncode == 0, tail
+        assert f"Run summary ({spider}): COMPLETE" in result.log, tail
         assert set(found) == truth
-        assert not missing
+        assert not missing, tail
         return []
-    assert result.returncode == 1
+    reason, lines = BUILT_TO_FAIL[cell]
+    assert result.returncode == 1, tail
+    assert f"Run summary ({spider}): INCOMPLETE" in result.log, tail
+    assert len(found) < len(truth)
     assert missing, "an incomplete run must say what is missing"
+    assert all(line.endswith(f": {reason}") for line in missing), missing
+    if lines is not None:
+        assert len(missing) == lines, missing
     return missing
 
 
@@ -140,14 +166,13 @@ def test_cpf_under_faults(cell, knobs, env, ods, crawl, record_property):
     result = crawl("cpf", env=environment, timeout=200)
     found = written_keys(result, ("numero_formation", "code_departement"))
     missing = verdict(record_property, "cpf", cell, result, truth, found)
-    assert (result.returncode == 1) == (cell in BUILT_TO_FAIL), result.log[-3000:]
     if not missing:
         return
-    listed = [int(m) for m in re.findall(r"partition \d+ \(.*?; (\d+) rows\)", "\n".join(missing))]
-    if listed:  # the plan was made: partitions written + partitions listed = everything
-        assert len(found) + sum(listed) == len(truth)
-    else:  # it failed before the plan: nothing written
-        assert not found
+    # Every cell built to fail gets past the plan: each line names a partition and its rows,
+    # and the rows of the listed partitions are exactly those absent from the CSV.
+    listed = [re.fullmatch(r"partition \d+ \(.*?; (\d+) rows?\): .*", line) for line in missing]
+    assert all(listed), missing
+    assert sum(int(m.group(1)) for m in listed) == len(truth) - len(found)
 
 
 @pytest.mark.parametrize(("cell", "knobs", "env"), FT_CELLS, ids=[c[0] for c in FT_CELLS])
@@ -158,16 +183,14 @@ def test_offres_under_faults(cell, knobs, env, ft, crawl, record_property):
     result = crawl("offres", env=ft_env(api, **env), timeout=200)
     found = [k[0] for k in written_keys(result, ("id",))]
     missing = verdict(record_property, "offres", cell, result, truth, found)
-    assert (result.returncode == 1) == (cell in BUILT_TO_FAIL), result.log[-3000:]
     if not missing:
         return
+    # Every cell built to fail gets past the calibration: each line names a window.
+    listed = [re.match(r"window \d+ \(created (\S+Z) to (\S+Z)\)", line) for line in missing]
+    assert all(listed), missing
     windows = [
-        (datetime.fromisoformat(low), datetime.fromisoformat(high))
-        for low, high in re.findall(r"created (\S+Z) to (\S+Z)", "\n".join(missing))
+        (datetime.fromisoformat(m.group(1)), datetime.fromisoformat(m.group(2))) for m in listed
     ]
-    if not windows:
-        assert not found  # failed before the first window: nothing written
-        return
     for offer_id in truth - set(found):
         when = created[offer_id].replace(microsecond=0)
         assert any(low <= when <= high for low, high in windows), (

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import REPO, clean_env
+from tests.support.crawling import REPO, clean_env
 
 pytestmark = pytest.mark.crawl
 

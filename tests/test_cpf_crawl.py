@@ -9,21 +9,9 @@ from cpfft.exporters import format_float, neutralise_formula
 from cpfft.items import FORMATION_FIELDS, Formation, field_kinds
 from tests.fakeapi.cpfdata import FIELDS, INDEX, TEXT_SEARCH_FIELDS
 from tests.fakeapi.odsql import fulltext_match
+from tests.support.formations import keys, truth
 
 pytestmark = pytest.mark.crawl
-
-
-def truth(emulator, keep=lambda row: True):
-    """(numero_formation, code_departement) of every row a complete run must write."""
-    i, j = INDEX["numero_formation"], INDEX["code_departement"]
-    return {(r[i], r[j] or "") for r in emulator.dataset.rows if r[i] and keep(r)}
-
-
-def keys(result):
-    rows = result.dicts()
-    found = [(r["numero_formation"], r["code_departement"]) for r in rows]
-    assert len(found) == len(set(found)), "duplicate rows in the CSV"
-    return set(found)
 
 
 def env_for(emulator, **extra):

@@ -132,14 +132,30 @@ def test_unknown_spider_and_unwritable_output(crawl, tmp_path):
     result = crawl("cpf", output="adir.csv")
     assert result.returncode == 2
     assert "cpfft: error: output 'adir.csv' is a directory" in result.stderr
+    # A process's /proc directory is not writable even by root (CI runs as root).
+    result = crawl("cpf", output="/proc/self/x.csv")
+    assert result.returncode == 2
+    assert (
+        "cpfft: error: output '/proc/self/x.csv' cannot be written: '/proc/self' is not writable"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_output_in_a_read_only_folder(crawl, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root may write in a read-only folder (the /proc case above runs as root)")
     readonly = tmp_path / "ro"
     readonly.mkdir()
     readonly.chmod(0o500)
-    result = crawl("cpf", output="ro/x.csv")
-    readonly.chmod(0o700)
-    if os.geteuid() != 0:  # root may write anywhere
-        assert result.returncode == 2
-        assert "is not writable" in result.stderr
+    try:
+        result = crawl("cpf", output="ro/x.csv")
+    finally:
+        readonly.chmod(0o700)
+    assert result.returncode == 2
+    assert (
+        "cpfft: error: output 'ro/x.csv' cannot be written: 'ro' is not writable" in result.stderr
+    )
 
 
 # ------------------------------------------------------------------ API faults

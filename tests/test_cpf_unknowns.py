@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from cpfft.extensions.report import count as spaced
+from cpfft.run.report import count as spaced
 from tests.fakeapi.cpfdata import INDEX
 
 pytestmark = pytest.mark.crawl

@@ -1,6 +1,6 @@
 import pytest
 
-from cpfft.credentials import CredentialsError, load_credentials
+from cpfft.offres.credentials import CredentialsError, load_credentials
 
 
 @pytest.fixture(autouse=True)

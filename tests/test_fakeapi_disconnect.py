@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO, clean_env
+from tests.support.crawling import REPO, clean_env
 
 EXPORT = "/api/explore/v2.1/catalog/datasets/moncompteformation_catalogueformation/exports/jsonl"
 

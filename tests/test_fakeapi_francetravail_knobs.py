@@ -21,7 +21,7 @@ from tests.fakeapi import FtEmulator, ftdata
 from tests.fakeapi.__main__ import build
 from tests.fakeapi.francetravail import CLIENT_ID, CLIENT_SECRET
 from tests.fakeapi.ftdata import PARTNER_SUFFIX, FtDataset, FtDatasetConfig
-from tests.test_fakeapi_francetravail import SEARCH, TOKEN, call, token_of
+from tests.support.ftapi import SEARCH, TOKEN, call, token_of
 
 # A dataset clock fixed in late November 2026, 300 days deep: it covers both winter time
 # (UTC+1 in Paris) and summer time (UTC+2), whenever the tests run.

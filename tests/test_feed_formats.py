@@ -6,56 +6,20 @@ Real ``scrapy crawl`` runs against the emulators, several outputs at once
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import marshal
 import pickle
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from cpfft.exporters import format_float, neutralise_formula
 from cpfft.items import FORMATION_FIELDS, OFFRE_HEADERS
-from tests.conftest import BOM, clean_env, ft_env
+from tests.support.crawling import BOM, ft_env
+from tests.support.feeds import csv_dicts, scrapy_crawl
 
 pytestmark = pytest.mark.crawl
-
-
-@dataclass
-class Run:
-    returncode: int
-    log: str
-    cwd: Path
-
-    def errors(self) -> list[str]:
-        return [line for line in self.log.splitlines() if " ERROR: " in line]
-
-
-def scrapy_crawl(cwd: Path, spider: str, *options: str, env: dict[str, str] | None = None) -> Run:
-    """``scrapy crawl <spider> <options>`` in ``cwd``, e.g. ``"-O", "a.csv", "-o", "b.json"``."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", spider, *options],
-        cwd=cwd,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    return Run(proc.returncode, proc.stderr, cwd)
-
-
-def csv_dicts(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
-    data = path.read_bytes()
-    assert data.startswith(BOM)
-    assert data.count(BOM) == 1
-    rows = list(csv.reader(io.StringIO(data[3:].decode(), newline=""), delimiter=delimiter))
-    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
 def as_csv_cell(value: object) -> str:

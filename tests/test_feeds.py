@@ -9,8 +9,23 @@ import pytest
 from scrapy.extensions.feedexport import FeedExporter as ScrapyFeedExporter
 from scrapy.utils.test import get_crawler
 
-from cpfft.extensions.feeds import FeedExporter
-from cpfft.runstate import INCOMPLETE
+from cpfft.run.contract import ApiSpider
+from cpfft.run.feeds import FeedExporter
+from cpfft.run.state import INCOMPLETE
+
+
+class Unfinished(ApiSpider):
+    """A spider of the run contract whose unfinished work is given."""
+
+    name = "cpf"
+    item_class = dict
+
+    def __init__(self, unfinished):
+        super().__init__()
+        self.unfinished = list(unfinished)
+
+    def unfinished_work(self):
+        return self.unfinished
 
 
 @pytest.mark.parametrize(
@@ -35,7 +50,7 @@ def test_empty_feed_after_a_failure_is_not_stored(stats, unfinished, items, stor
     for key, value in stats.items():
         crawler.stats.set_value(key, value)
     exporter = FeedExporter(crawler)
-    spider = SimpleNamespace(unfinished_work=lambda: unfinished)
+    spider = Unfinished(unfinished)
     slot = SimpleNamespace(itemcount=items, uri="out.csv")
     asyncio.run(exporter._close_slot(slot, spider))
     assert calls == (["out.csv"] if stored else [])

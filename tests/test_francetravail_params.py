@@ -3,7 +3,7 @@
 import pytest
 
 from cpfft.errors import ArgumentError
-from cpfft.francetravail import (
+from cpfft.offres.search import (
     SEARCH_PARAMS,
     api_query,
     check_combinations,

@@ -34,18 +34,18 @@ from hypothesis import strategies as st
 from scrapy.settings import Settings
 
 from cpfft.config import SETTINGS, check_base_url, check_common_settings, load_environment
-from cpfft.credentials import Credentials, CredentialsError, load_credentials
 from cpfft.errors import ConfigurationError
 from cpfft.exporters import DELIMITERS
-from cpfft.francetravail import SEARCH_PARAMS, api_query, check_combinations
 from cpfft.items import FORMATION_FIELDS
 from cpfft.offres.bounds import Reading
+from cpfft.offres.credentials import Credentials, CredentialsError, load_credentials
 from cpfft.offres.cursor import CursorPlanner
+from cpfft.offres.search import SEARCH_PARAMS, api_query, check_combinations
+from cpfft.offres.spider import SEARCH_PATH, OffresSpider
 from cpfft.opendatasoft import Schema
-from cpfft.output import output_dir
+from cpfft.run.output import output_dir
 from cpfft.spiders.cpf import CpfSpider, cpf_params
-from cpfft.spiders.offres import SEARCH_PATH, OffresSpider
-from tests.conftest import BOM, REPO, ft_env
+from tests.support.crawling import BOM, REPO, ft_env
 
 pytestmark = pytest.mark.fuzz
 
@@ -398,7 +398,7 @@ def no_control(value: str) -> bool:
 
 
 # ------------------------------------------------------------------ bugs found and fixed
-# Found by this suite in cpfft/spiders/* and cpfft/output.py; kept as regression tests.
+# Found by this suite in cpfft/spiders/* and cpfft/run/output.py; kept as regression tests.
 
 
 FIXED_BUGS = [

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from cpfft.incremental import CHANGES_HEADERS, QueryState, StateError
-from tests.conftest import BOM, ft_env
+from cpfft.offres.incremental import CHANGES_HEADERS, QueryState, StateError
+from tests.support.crawling import BOM, ft_env
 
 # ------------------------------------------------------------------ the state alone
 

@@ -14,7 +14,7 @@ from scrapy.http import Response
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from cpfft.middlewares.oauth import GENERATION, INVALID_CLIENT_HELP, OAuth2TokenMiddleware
+from cpfft.offres.oauth import GENERATION, INVALID_CLIENT_HELP, OAuth2TokenMiddleware
 
 API = "http://127.0.0.1:8888"
 TOKEN_URL = "http://127.0.0.1:7777/connexion/oauth2/access_token?realm=/partenaire"
@@ -197,7 +197,7 @@ def test_a_request_that_waited_for_a_token_is_paced_again(make):
             paced.append(request.url)
 
     mw.crawler.engine.downloader.middleware.middlewares = [Pace()]
-    with mock.patch("cpfft.middlewares.oauth.PaceMiddleware", Pace):
+    with mock.patch("cpfft.offres.oauth.PaceMiddleware", Pace):
         run(mw.process_request(Request(API + "/a")))
         run(mw.process_request(Request(API + "/b")))  # the token is valid: no wait
     assert paced == [API + "/a"]

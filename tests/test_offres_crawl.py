@@ -9,27 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from cpfft.items import OFFRE_HEADERS
-from tests.conftest import ft_env
 from tests.fakeapi.francetravail import CLIENT_SECRET
+from tests.support.crawling import ft_env
+from tests.support.offers import ids, search_calls, truth
 
 pytestmark = pytest.mark.crawl
 
 OLD_HEADERS = ["Intitulé", "Lieu", "Entreprise", "Date de publication", "Description", "URL"]
-
-
-def truth(emulator, keep=lambda offer: True, before=None):
-    before = before or datetime.now(UTC)
-    return {o.data["id"] for o in emulator.dataset.offers if keep(o) and o.created <= before}
-
-
-def ids(result):
-    found = [row["id"] for row in result.dicts()]
-    assert len(found) == len(set(found)), "an offer was written twice"
-    return set(found)
-
-
-def search_calls(emulator):
-    return [c for c in emulator.calls if c["path"].endswith("/offres/search")]
 
 
 def test_past_the_3150_cap_every_offer_exactly_once(ft, crawl):
@@ -264,7 +250,7 @@ def test_no_token_persisted_under_jobdir(ft, crawl, tmp_path):
     files = [p for p in jobdir.rglob("*") if p.is_file()]
     assert (jobdir / "cpfft-run.json").exists(), "cpfft's resume journal"
     persisted = b"".join(p.read_bytes() for p in files)
-    assert b"/offres/search" not in persisted  # requests stay in memory (cpfft.resume)
+    assert b"/offres/search" not in persisted  # requests stay in memory (cpfft.run.resume)
     assert b"Bearer" not in persisted
     assert b"Authorization" not in persisted
     for token in api.tokens:

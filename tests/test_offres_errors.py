@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ft_env
 from tests.fakeapi.francetravail import CLIENT_SECRET
+from tests.support.crawling import ft_env
 
 pytestmark = pytest.mark.crawl
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from scrapy.settings import Settings
 
-from cpfft import output
-from cpfft.output import query_folder, safe_name, timestamped_output
-from tests.conftest import BOM, ft_env
+from cpfft.run import output
+from cpfft.run.output import query_folder, safe_name, timestamped_output
+from tests.support.crawling import BOM, ft_env
 
 crawl_test = pytest.mark.crawl
 
@@ -30,7 +30,7 @@ START = datetime(2026, 12, 1, 22, 5, 12, 345_000, tzinfo=UTC)
 
 
 def frozen_clock(monkeypatch, *moments):
-    """Make cpfft.output's clock give ``moments`` in turn, then the last one forever."""
+    """Make cpfft.run.output's clock give ``moments`` in turn, then the last one forever."""
     queue = list(moments)
 
     class Clock(datetime):

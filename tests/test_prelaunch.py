@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import clean_env
+from tests.support.crawling import clean_env
 
 pytestmark = pytest.mark.crawl
 

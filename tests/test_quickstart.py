@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BOM, REPO
 from tests.fakeapi.cpfdata import FIELDS, INDEX
+from tests.support.crawling import BOM, REPO
 
 pytestmark = [pytest.mark.crawl, pytest.mark.timeout(900)]
 

@@ -14,7 +14,8 @@ import re
 import pytest
 from scrapy.utils.test import get_crawler
 
-from cpfft.extensions.report import (
+from cpfft.run.contract import ApiSpider
+from cpfft.run.report import (
     FORMULA_GUARDED,
     OUTCOME,
     ROWS_IN_OUTPUT,
@@ -22,9 +23,8 @@ from cpfft.extensions.report import (
     count_rows,
     quiet_scrapy_logs,
 )
-from cpfft.runstate import mark_incomplete
-from cpfft.spiders._base import ApiSpider
-from tests.conftest import BOM
+from cpfft.run.state import mark_incomplete
+from tests.support.crawling import BOM
 
 # ------------------------------------------------------------------ in-process
 
@@ -39,7 +39,7 @@ def report(stats=None, *, feeds=True, settings=None):
 
 
 class StubSpider(ApiSpider):
-    """A spider of the run contract (cpfft.spiders._base.ApiSpider) with set answers."""
+    """A spider of the run contract (cpfft.run.contract.ApiSpider) with set answers."""
 
     name = "cpf"
     item_class = dict
@@ -360,7 +360,7 @@ def test_resumed_run_that_fails_says_the_file_is_unchanged(ods, crawl, tmp_path)
 def test_a_spider_outside_the_contract_gets_its_defaults():
     import scrapy
 
-    from cpfft.spiders._base import contract
+    from cpfft.run.contract import contract
 
     other = contract(scrapy.Spider(name="other"))
     assert other.progress_total is None

@@ -15,10 +15,10 @@ import pytest
 
 from cpfft.errors import ConfigurationError
 from cpfft.exporters import CsvExporter
-from cpfft.resume import Journal, repair_tail, whole_rows_end
-from tests.conftest import BOM, clean_env, ft_env
+from cpfft.run.resume import Journal, repair_tail, whole_rows_end
 from tests.fakeapi.cpfdata import INDEX
 from tests.fakeapi.francetravail import CLIENT_SECRET
+from tests.support.crawling import BOM, clean_env, ft_env
 
 # ------------------------------------------------------------------ whole rows
 

@@ -4,20 +4,25 @@ import asyncio
 import logging
 import time
 from email.utils import formatdate
+from unittest import mock
 
 import pytest
 from scrapy import FormRequest, Request
 from scrapy.exceptions import DownloadTimeoutError
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
 from cpfft.middlewares.retry import (
     HINT_META,
     JSON_META,
+    LIMITED_META,
     WAIT_META,
     BackoffRetryMiddleware,
+    describe_exception,
+    http_status,
     parse_retry_after,
+    seconds,
 )
 
 
@@ -178,3 +183,170 @@ def test_retry_line_of_the_token_request_shows_no_secret(mw, caplog):
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert secret not in logged
     assert "id-42" not in logged
+
+
+# ------------------------------------------------------------------ malformed JSON (JSON_META)
+
+GATEWAY_PAGE = b"<html><body>502 Bad Gateway</body></html>"
+
+
+def json_answer(request, body=GATEWAY_PAGE, status=200):
+    """What the downloader hands over for a JSON API: a text response, here not JSON."""
+    return TextResponse(request.url, status=status, body=body, encoding="utf-8")
+
+
+@pytest.mark.parametrize(("meta", "retried"), [({JSON_META: True}, True),
+                                               ({JSON_META: False}, False), ({}, False)])  # fmt: skip
+def test_a_200_that_is_not_json_is_retried_only_on_a_json_request(mw, meta, retried):
+    request = Request("http://127.0.0.1/x", meta=meta)
+    response = json_answer(request)
+    result = mw.process_response(request, response)
+    if retried:
+        assert isinstance(result, Request)
+        assert result.meta["retry_times"] == 1
+        assert result.meta[WAIT_META] == 1.0  # the backoff of a first retry
+        assert result.dont_filter
+        assert mw.crawler.stats.get_value("retry/reason_count/malformed JSON") == 1
+    else:
+        assert result is response
+        assert mw.crawler.stats.get_value("retry/count") is None
+
+
+def test_a_body_that_stays_malformed_is_given_up_after_retry_times(mw, caplog):
+    request = Request("http://127.0.0.1/x", meta={JSON_META: True})
+    for attempt in (1, 2, 3):  # RETRY_TIMES = 3
+        request = mw.process_response(request, json_answer(request))
+        assert isinstance(request, Request), attempt
+        assert request.meta["retry_times"] == attempt
+    last = json_answer(request)
+    with caplog.at_level(logging.ERROR, logger="scrapy.downloadermiddlewares.retry"):
+        assert mw.process_response(request, last) is last  # the spider gets the bad body
+    stats = mw.crawler.stats
+    assert stats.get_value("retry/reason_count/malformed JSON") == 3
+    assert stats.get_value("retry/count") == 3
+    assert stats.get_value("retry/max_reached") == 1
+    assert any("Gave up retrying" in r.getMessage() for r in caplog.records)
+
+
+def test_an_empty_or_non_2xx_body_is_not_a_malformed_json_retry(mw):
+    request = Request("http://127.0.0.1/x", meta={JSON_META: True})
+    empty = json_answer(request, body=b"", status=204)
+    assert mw.process_response(request, empty) is empty
+    not_found = json_answer(request, status=404)
+    assert mw.process_response(request, not_found) is not_found
+    assert mw.crawler.stats.get_value("retry/count") is None
+
+
+def test_a_json_body_decoded_by_the_check_is_the_one_the_spider_reads(mw):
+    request = Request("http://127.0.0.1/x", meta={JSON_META: True})
+    whole = json_answer(request, body=b'{"total_count": 3}')
+    assert mw.process_response(request, whole) is whole
+    assert whole.json() == {"total_count": 3}
+
+
+# ------------------------------------------------------------------ the other branches
+
+
+def test_dont_retry_passes_even_a_503_and_a_429(mw):
+    for status in (503, 429):
+        request = Request("http://127.0.0.1/x", meta={"dont_retry": True})
+        response = Response(request.url, status=status)
+        assert mw.process_response(request, response) is response
+    assert mw.crawler.stats.get_value("retry/count") is None
+
+
+def test_a_429_is_not_retried_when_not_a_retry_code():
+    crawler = get_crawler(settings_dict={"RETRY_HTTP_CODES": [503]})
+    crawler.spider = crawler._create_spider("s")
+    crawler.stats = MemoryStatsCollector(crawler)
+    mw = BackoffRetryMiddleware.from_crawler(crawler)
+    request = Request("http://127.0.0.1/x")
+    response = Response(request.url, status=429, headers={"Retry-After": "1"})
+    assert mw.process_response(request, response) is response
+
+
+def test_a_429_is_retried_even_when_retry_times_is_spent(mw):
+    request = Request("http://127.0.0.1/x")
+    for _ in range(3):
+        request = mw.process_response(request, Response(request.url, status=503))
+    spent = Response(request.url, status=503)
+    assert mw.process_response(request, spent) is spent  # RETRY_TIMES = 3 used up
+    limited = mw.process_response(request, Response(request.url, status=429))
+    assert isinstance(limited, Request)
+    assert limited.meta[LIMITED_META] == 1
+    assert limited.meta["retry_times"] == 3  # a 429 does not count against RETRY_TIMES
+
+
+def test_retry_after_on_a_503_wins_over_the_backoff(mw):
+    request = Request("http://127.0.0.1/x")
+    response = Response(request.url, status=503, headers={"Retry-After": "2.5"})
+    assert mw.process_response(request, response).meta[WAIT_META] == 2.5
+
+
+def test_retry_after_as_an_http_date_is_waited_for(mw):
+    now = 1_800_000_000.0
+    request = Request("http://127.0.0.1/x")
+    later = formatdate(now + 60, usegmt=True)
+    response = Response(request.url, status=503, headers={"Retry-After": later})
+    with mock.patch("cpfft.middlewares.retry.time.time", return_value=now):
+        assert mw.process_response(request, response).meta[WAIT_META] == 60.0
+
+
+def test_the_header_wins_over_another_middlewares_hint(mw):
+    request = Request("http://127.0.0.1/x", meta={HINT_META: 30})
+    response = Response(request.url, status=429, headers={"Retry-After": "3"})
+    retry = mw.process_response(request, response)
+    assert retry.meta[WAIT_META] == 3.0
+    assert HINT_META not in retry.meta
+
+
+def test_a_hint_is_capped_like_a_header(mw):
+    mw.retry_after_max = 10
+    request = Request("http://127.0.0.1/x", meta={HINT_META: 3600})
+    assert mw.process_response(request, Response(request.url, status=429)).meta[WAIT_META] == 10
+
+
+def test_an_unreadable_retry_after_falls_back_to_the_backoff(mw):
+    request = Request("http://127.0.0.1/x")
+    response = Response(request.url, status=503, headers={"Retry-After": "soon"})
+    assert mw.process_response(request, response).meta[WAIT_META] == 1.0
+
+
+def test_parse_retry_after_without_a_value():
+    assert parse_retry_after(None) is None
+    assert parse_retry_after(b"  ") is None
+    assert parse_retry_after("-5") == 0.0
+
+
+def test_exceptions_back_off_then_are_given_up(mw):
+    request = Request("http://127.0.0.1/x")
+    waits = []
+    for _ in range(3):
+        request = mw.process_exception(request, DownloadTimeoutError("slow"))
+        waits.append(request.meta[WAIT_META])
+    assert waits == [1.0, 2.0, 3.0]  # doubling, capped by CPFFT_RETRY_BACKOFF_MAX
+    assert mw.process_exception(request, DownloadTimeoutError("slow")) is None
+    assert mw.crawler.stats.get_value("retry/max_reached") == 1
+
+
+def test_an_exception_scrapy_does_not_retry_is_left_alone(mw):
+    assert mw.process_exception(Request("http://127.0.0.1/x"), ValueError("bug")) is None
+    assert mw.crawler.stats.get_value("retry/count") is None
+
+
+def test_a_request_budget_in_meta_is_the_one_logged(mw, caplog):
+    caplog.set_level(logging.INFO, logger="cpfft.middlewares.retry")
+    request = Request("http://127.0.0.1/x", meta={"max_retry_times": 1, "step": "export"})
+    retry = mw.process_response(request, Response(request.url, status=500))
+    spent = Response(request.url, status=500)
+    assert mw.process_response(retry, spent) is spent
+    assert retry_lines(caplog) == ["retrying export in 1 s (1/1): HTTP 500 Internal Server Error"]
+
+
+def test_descriptions_of_odd_statuses_waits_and_exceptions():
+    assert http_status(522) == "HTTP 522"
+    assert http_status(429) == "HTTP 429 Too Many Requests"
+    assert seconds(0.05) == "0.05"
+    assert seconds(12.345) == "12.3"
+    assert seconds(150.4) == "150"
+    assert describe_exception(DownloadTimeoutError()) == "DownloadTimeoutError"

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from cpfft.schedule import main, query_key
-from tests.conftest import clean_env
+from tests.support.crawling import clean_env
 
 USER, PASSWORD = "cpfft", "sched-pass-123"
 

@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 from dotenv import dotenv_values
 
-from tests.conftest import BOM, REPO, clean_env, ft_env
 from tests.fakeapi.cpfdata import INDEX
 from tests.fakeapi.francetravail import CLIENT_SECRET
+from tests.support.crawling import BOM, REPO, clean_env, ft_env
 
 pytestmark = pytest.mark.crawl
 

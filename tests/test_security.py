@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ft_env
 from tests.fakeapi.francetravail import CLIENT_ID, CLIENT_SECRET
+from tests.support.crawling import ft_env
 
 pytestmark = pytest.mark.crawl
 

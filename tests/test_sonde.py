@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from cpfft.sonde import MAX_CALLS
-from tests.conftest import REPO, clean_env, ft_env
 from tests.fakeapi import profile as profiles
 from tests.fakeapi.cpfdata import INDEX
 from tests.fakeapi.francetravail import CLIENT_SECRET
-from tests.test_cpf_crawl import keys as cpf_keys
-from tests.test_offres_crawl import ids, truth
+from tests.support.crawling import REPO, clean_env, ft_env
+from tests.support.formations import keys as cpf_keys
+from tests.support.offers import ids, truth
 
 pytestmark = pytest.mark.crawl
 

@@ -23,8 +23,8 @@ from cpfft.themes import (
     readme_table,
     theme_parser,
 )
-from tests.conftest import REPO
 from tests.fakeapi.cpfdata import INDEX
+from tests.support.crawling import REPO
 
 # ------------------------------------------------------------------ the nomenclature
 

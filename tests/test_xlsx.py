@@ -13,9 +13,9 @@ from scrapy.utils.test import get_crawler
 from cpfft import exporters
 from cpfft.exporters import XLSX_TRUNCATED, XlsxExporter, neutralise_formula
 from cpfft.items import FORMATION_FIELDS, OFFRE_HEADERS, Formation, Offre, field_types
-from cpfft.runstate import INCOMPLETE
-from tests.conftest import ft_env
-from tests.test_feed_formats import csv_dicts, scrapy_crawl
+from cpfft.run.state import INCOMPLETE
+from tests.support.crawling import ft_env
+from tests.support.feeds import csv_dicts, scrapy_crawl
 
 
 def export(items, *, fields=FORMATION_FIELDS, item_class=Formation, crawler=None, **options):

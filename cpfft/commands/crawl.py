@@ -9,11 +9,11 @@ a bad spider argument as a traceback. This one:
   ``LOG_FILE`` if one is set (scrapyd gives each job its log file that way, and
   Scrapy's logging has not started yet), and exits with status 2;
 - without ``-O``/``-o``, writes a timestamped file in the query's folder under
-  ``CPFFT_OUTPUT_DIR`` (see :mod:`cpfft.output`);
+  ``CPFFT_OUTPUT_DIR`` (see :mod:`cpfft.run.output`);
 - with ``-s JOBDIR=…``, resumes an interrupted run of the same command,
-  appending to its output (see :mod:`cpfft.resume`);
+  appending to its output (see :mod:`cpfft.run.resume`);
 - after the crawl, exits with status 1 unless the run was complete (see
-  :mod:`cpfft.runstate`): finish reason ``finished`` and nothing missing.
+  :mod:`cpfft.run.state`): finish reason ``finished`` and nothing missing.
 
 Spiders provide ``check_configuration(settings, arguments)`` (a classmethod
 raising :class:`~cpfft.params.ConfigurationError`).
@@ -42,9 +42,9 @@ from scrapy.utils.project import get_project_settings
 
 from cpfft.config import check_common_settings
 from cpfft.errors import ArgumentError, ConfigurationError
-from cpfft.extensions.report import OUTCOME, quiet_scrapy_logs
-from cpfft.output import query_folder, set_aside_name, timestamped_output
-from cpfft.resume import RUNNING, Journal, header_of, repair_tail
+from cpfft.run.output import query_folder, set_aside_name, timestamped_output
+from cpfft.run.report import OUTCOME, quiet_scrapy_logs
+from cpfft.run.resume import RUNNING, Journal, header_of, repair_tail
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings, Settings
@@ -103,7 +103,7 @@ class Command(ScrapyCrawlCommand):
         parsed = check(settings, arguments) if check is not None else {}
         journal = Journal.of(settings)
         if not output_given and not self.settings.getdict("FEEDS"):
-            # Scheduled run: a timestamped file under CPFFT_OUTPUT_DIR (see cpfft.output),
+            # Scheduled run: a timestamped file under CPFFT_OUTPUT_DIR (see cpfft.run.output),
             # unless this resumes an interrupted run, which goes on writing its file.
             path = self.resumed_output(journal, name) or timestamped_output(
                 settings,

@@ -24,12 +24,12 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from cpfft.config import check_base_url, check_common_settings
 from cpfft.errors import ConfigurationError
-from cpfft.middlewares.oauth import OAuth2TokenMiddleware
 from cpfft.middlewares.retry import JSON_META
+from cpfft.offres.oauth import OAuth2TokenMiddleware
+from cpfft.offres.spider import OAUTH, OffresSpider, check_rate
+from cpfft.run.contract import describe_failure
 from cpfft.sonde import FT, MAX_CALLS, ODS, SOURCES, Answer, Call, Sonde, Unreachable, report
-from cpfft.spiders._base import describe_failure
 from cpfft.spiders.cpf import OPENDATASOFT_QUOTA, CpfSpider
-from cpfft.spiders.offres import OAUTH, OffresSpider, check_rate
 
 if TYPE_CHECKING:
     import argparse
@@ -51,7 +51,7 @@ class SondeSpider(scrapy.Spider):
         "FT_OAUTH_ENABLED": True,
         "CONCURRENT_REQUESTS": 1,
         # A probe, not a run: no run summary, no output file.
-        "EXTENSIONS": {"cpfft.extensions.report.RunReport": None},
+        "EXTENSIONS": {"cpfft.run.report.RunReport": None},
     }
 
     @classmethod

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import IgnoreRequest
 
 from cpfft.middlewares.retry import HINT_META
-from cpfft.runstate import is_stopping, stop_crawl
+from cpfft.run.state import is_stopping, stop_crawl
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -45,7 +45,7 @@ from scrapy.utils.asyncio import sleep
 
 from cpfft.middlewares.odsquota import parse_reset
 from cpfft.middlewares.retry import parse_retry_after
-from cpfft.runstate import is_stopping
+from cpfft.run.state import is_stopping
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

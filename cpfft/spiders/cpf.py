@@ -45,7 +45,6 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from cpfft.config import check_base_url, positive_int
 from cpfft.errors import ConfigurationError, shown
-from cpfft.extensions.report import count as spaced
 from cpfft.geo import DEPARTEMENTS_BY_CODE, REGIONS_BY_CODE, find_departement, find_region
 from cpfft.items import FORMATION_FIELDS, Formation
 from cpfft.middlewares.retry import JSON_META
@@ -66,9 +65,10 @@ from cpfft.opendatasoft import (
 )
 from cpfft.params import Param, choice, integer, listing, parse_arguments, text
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
-from cpfft.resume import existing_rows, unguard
-from cpfft.runstate import is_stopping, mark_incomplete
-from cpfft.spiders._base import ApiSpider, describe_failure
+from cpfft.run.contract import ApiSpider, describe_failure
+from cpfft.run.report import count as spaced
+from cpfft.run.resume import existing_rows, unguard
+from cpfft.run.state import is_stopping, mark_incomplete
 from cpfft.themes import catalogue, theme_parser
 
 if TYPE_CHECKING:

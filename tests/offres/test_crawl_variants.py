@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.conftest import ft_env
-from tests.test_offres_crawl import ids, search_calls, truth
+from tests.support.crawling import ft_env
+from tests.support.offers import ids, search_calls, truth
 
 pytestmark = pytest.mark.crawl
 

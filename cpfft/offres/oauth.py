@@ -35,10 +35,10 @@ from scrapy import FormRequest
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http.request import NO_CALLBACK
 
-from cpfft.credentials import Credentials, load_credentials
 from cpfft.errors import ConfigurationError
 from cpfft.middlewares.pace import PaceMiddleware
-from cpfft.runstate import is_stopping, stop_crawl
+from cpfft.offres.credentials import Credentials, load_credentials
+from cpfft.run.state import is_stopping, stop_crawl
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

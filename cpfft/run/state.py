@@ -2,7 +2,7 @@
 
 A run is *complete* only if it finished normally (``finish_reason ==
 "finished"``) and no component called :func:`mark_incomplete`. The
-:class:`~cpfft.extensions.report.RunReport` extension turns this into the
+:class:`~cpfft.run.report.RunReport` extension turns this into the
 ``cpfft/outcome`` stat and the summary; the ``crawl`` command turns it into
 the exit code.
 

@@ -8,7 +8,7 @@
   rate and ETA.
 - When the spider closes: the outcome, stored in the ``cpfft/outcome`` stat —
   ``complete`` only if the run finished normally, every feed was stored and no
-  component reported missing data (see :mod:`cpfft.runstate`); otherwise
+  component reported missing data (see :mod:`cpfft.run.state`); otherwise
   ``incomplete`` (some rows written) or ``failed``.
 - When the engine stops: a summary (rows in the output file, duplicates
   removed, rows dropped and why, API calls, retries, elapsed time, and what is
@@ -33,11 +33,11 @@ from scrapy.extensions.feedexport import FeedExporter  # our subclass is one too
 from scrapy.utils.asyncio import create_looping_call
 
 from cpfft import __version__
-from cpfft.output import LATEST_CHANGES, OutputError, changes_file, publish, set_aside
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
-from cpfft.resume import Journal
-from cpfft.runstate import INCOMPLETE, PROBLEMS, STOP_MESSAGE, mark_incomplete
-from cpfft.spiders._base import contract
+from cpfft.run.contract import contract
+from cpfft.run.output import LATEST_CHANGES, OutputError, changes_file, publish, set_aside
+from cpfft.run.resume import Journal
+from cpfft.run.state import INCOMPLETE, PROBLEMS, STOP_MESSAGE, mark_incomplete
 
 if TYPE_CHECKING:
     from scrapy import Spider

@@ -5,7 +5,7 @@
   CSV with its header), Scrapy's exporter creates the output file at the end
   of *every* run, so ``scrapy crawl cpf -O formations.csv`` with the API down
   would overwrite yesterday's complete file with a header. Here an empty feed
-  is only stored when the run did not fail (see :mod:`cpfft.runstate`).
+  is only stored when the run did not fail (see :mod:`cpfft.run.state`).
 - **``-o`` (append) gives a valid file or nothing.** Before anything is
   fetched, each local output that ``-o`` would append to is checked: a CSV
   takes more rows only if its header is this run's (same columns, same
@@ -16,7 +16,7 @@
 - **An xlsx output never gets more rows than a sheet holds**
   (``CPFFT_XLSX_MAX_ROWS``, Excel's 1 048 576 rows with the header, by
   default): as soon as the spider knows how many rows the run expects (the
-  :data:`cpfft.spiders._base.rows_expected` signal, before the rows are
+  :data:`cpfft.run.contract.rows_expected` signal, before the rows are
   fetched), a run that expects more is stopped with one line, and no file is
   written.
 """
@@ -44,8 +44,8 @@ from scrapy.extensions.feedexport import apply_uri_params
 from w3lib.url import file_uri_to_path
 
 from cpfft.exporters import DELIMITERS, EXCEL_MAX_ROWS, XlsxExporter
-from cpfft.runstate import INCOMPLETE, mark_incomplete, stop_crawl
-from cpfft.spiders._base import contract, rows_expected
+from cpfft.run.contract import contract, rows_expected
+from cpfft.run.state import INCOMPLETE, mark_incomplete, stop_crawl
 
 if TYPE_CHECKING:
     from scrapy import Spider

@@ -36,10 +36,10 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from cpfft.exporters import neutralise_formula
-from cpfft.francetravail import DETAIL_URL
 from cpfft.items import OFFRE_HEADERS
-from cpfft.output import OutputError, changes_file
-from cpfft.resume import existing_rows, unguard
+from cpfft.offres.search import DETAIL_URL
+from cpfft.run.output import OutputError, changes_file
+from cpfft.run.resume import existing_rows, unguard
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -28,7 +28,7 @@ pointing at the last complete one.
 Runs that write only part of a dataset on purpose (``offres -a depuis=dernier``)
 are labelled, ``<stamp>[_<job>].depuis.csv``, and do not move ``latest.csv``,
 which always holds a whole extraction. A run's changes file (see
-:mod:`cpfft.incremental`), ``….changes.csv``, is published as
+:mod:`cpfft.offres.incremental`), ``….changes.csv``, is published as
 ``latest.changes.csv`` in the same way.
 """
 

@@ -98,7 +98,7 @@ class ApiSpider(scrapy.Spider):
     def finish_output(self, csv_path: Path | None) -> list[str]:
         """Called by RunReport once the output file is closed. ``csv_path``: the run's
         file under ``CPFFT_OUTPUT_DIR`` if the run is complete, else None (also with
-        ``-O``). Returns summary lines; raises :class:`cpfft.output.OutputError` when
+        ``-O``). Returns summary lines; raises :class:`cpfft.run.output.OutputError` when
         the output cannot be finished (the run is then incomplete)."""
         return []
 
@@ -109,7 +109,7 @@ class ApiSpider(scrapy.Spider):
 
     @classmethod
     def output_label(cls, args: dict[str, Any]) -> str | None:
-        """A word added to the name of timestamped output files (see cpfft.output)."""
+        """A word added to the name of timestamped output files (see cpfft.run.output)."""
         return None
 
 

@@ -12,7 +12,7 @@ The spider only turns decisions into requests; the decisions live in pure module
    against the API's own counts. The run is COMPLETE only if every check passes;
    otherwise the summary says how many offers are missing and between which dates.
 
-Under ``CPFFT_OUTPUT_DIR`` each query keeps a state (:mod:`cpfft.incremental`):
+Under ``CPFFT_OUTPUT_DIR`` each query keeps a state (:mod:`cpfft.offres.incremental`):
 a complete run writes what changed since the previous one, and
 ``-a depuis=dernier`` starts the creation-date window at the previous complete
 run's ``t0`` (minus ``FT_INCREMENTAL_OVERLAP`` seconds, for offers indexed
@@ -34,10 +34,15 @@ from scrapy.exceptions import DontCloseSpider
 
 from cpfft.cleaning import clean_date
 from cpfft.config import check_base_url, check_url, shown_setting
-from cpfft.credentials import load_credentials
 from cpfft.errors import ConfigurationError, shown
-from cpfft.extensions.report import ROWS_IN_OUTPUT
-from cpfft.francetravail import (
+from cpfft.items import OFFRE_HEADERS, Offre
+from cpfft.middlewares.retry import JSON_META, response_json
+from cpfft.offres.bounds import Reading, parse_created, utc_text
+from cpfft.offres.calibration import Calibration, Probe, Seen, cap_from_message
+from cpfft.offres.credentials import load_credentials
+from cpfft.offres.cursor import TOP, WINDOW, CursorPlanner, Fetch
+from cpfft.offres.incremental import QueryState, StateError
+from cpfft.offres.search import (
     SEARCH_PARAMS,
     api_query,
     check_combinations,
@@ -45,17 +50,12 @@ from cpfft.francetravail import (
     parse_api_date,
     parse_content_range,
 )
-from cpfft.incremental import QueryState, StateError
-from cpfft.items import OFFRE_HEADERS, Offre
-from cpfft.middlewares.retry import JSON_META, response_json
-from cpfft.offres.bounds import Reading, parse_created, utc_text
-from cpfft.offres.calibration import Calibration, Probe, Seen, cap_from_message
-from cpfft.offres.cursor import TOP, WINDOW, CursorPlanner, Fetch
-from cpfft.output import changes_file, output_dir
 from cpfft.params import integer, parse_arguments
-from cpfft.resume import Journal
-from cpfft.runstate import is_stopping, mark_incomplete
-from cpfft.spiders._base import ApiSpider, describe_failure
+from cpfft.run.contract import ApiSpider, describe_failure
+from cpfft.run.output import changes_file, output_dir
+from cpfft.run.report import ROWS_IN_OUTPUT
+from cpfft.run.resume import Journal
+from cpfft.run.state import is_stopping, mark_incomplete
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SEARCH_PATH = "/partenaire/offresdemploi/v2/offres/search"
-OAUTH = "cpfft.middlewares.oauth.OAuth2TokenMiddleware"
+OAUTH = "cpfft.offres.oauth.OAuth2TokenMiddleware"
 OAUTH_ENDPOINT_DEFAULT = (
     "https://entreprise.francetravail.fr/connexion/oauth2/access_token?realm=/partenaire"
 )

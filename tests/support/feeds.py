@@ -1,0 +1,44 @@
+"""``scrapy crawl`` with any feed options, and reading back a CSV it wrote."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.crawling import BOM, clean_env
+
+
+@dataclass
+class Run:
+    returncode: int
+    log: str
+    cwd: Path
+
+    def errors(self) -> list[str]:
+        return [line for line in self.log.splitlines() if " ERROR: " in line]
+
+
+def scrapy_crawl(cwd: Path, spider: str, *options: str, env: dict[str, str] | None = None) -> Run:
+    """``scrapy crawl <spider> <options>`` in ``cwd``, e.g. ``"-O", "a.csv", "-o", "b.json"``."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", spider, *options],
+        cwd=cwd,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    return Run(proc.returncode, proc.stderr, cwd)
+
+
+def csv_dicts(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
+    data = path.read_bytes()
+    assert data.startswith(BOM)
+    assert data.count(BOM) == 1
+    rows = list(csv.reader(io.StringIO(data[3:].decode(), newline=""), delimiter=delimiter))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
