@@ -2,12 +2,16 @@
 
 For each catalogue size, starts the Opendatasoft emulator (separate process,
 30 ms latency per call), then runs, one after the other against the same
-emulator: ``scrapy crawl cpf -O …`` and bench/old_cpf.py (v1 search, pages of
-100, max_records 10 000, pandas). Prints one table.
+emulator: ``scrapy crawl cpf -O …``, bench/old_cpf.py (v1 search, pages of
+100, max_records 10 000, pandas) and a peer: the whole catalogue as one CSV
+export (``/exports/csv``) downloaded with requests, read and written again
+with pandas, without any cleaning (what odsclient users do). Prints one table,
+and the ratio of cpfft's wall time to the peer's.
 
     pip install -e '.[bench]'
     python bench/cpf_bench.py              # 100 000 and 200 000 rows
     python bench/cpf_bench.py --rows 20000 --latency-ms 30
+    python bench/cpf_bench.py --peer URL OUTPUT.csv   # the peer alone (run by the bench)
 
 Peak RSS is the child's own ``ru_maxrss`` (os.wait4), so the emulator's memory
 is not counted. API calls are counted by the emulator.
@@ -25,6 +29,22 @@ import time
 from pathlib import Path
 
 from _common import REPO, admin, count_rows, start_emulator
+
+DATASET = "moncompteformation_catalogueformation"
+
+
+def peer(base_url: str, output: str) -> None:
+    """The peer: one full CSV export, read and written again with pandas, no cleaning."""
+    import io
+
+    import pandas as pd
+    import requests
+
+    url = f"{base_url}/api/explore/v2.1/catalog/datasets/{DATASET}/exports/csv"
+    response = requests.get(url, timeout=600)
+    response.raise_for_status()
+    frame = pd.read_csv(io.BytesIO(response.content), sep=";", encoding="utf-8-sig", dtype=str)
+    frame.to_csv(output, index=False, encoding="utf-8-sig")
 
 
 def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
@@ -54,6 +74,13 @@ def run(rows: int, latency_ms: float, workdir: Path) -> list[dict]:
                 str(REPO / "bench" / "old_cpf.py"),
                 url,
                 f"old_{rows}.csv",
+            ],
+            "peer: CSV export + pandas": [
+                sys.executable,
+                str(REPO / "bench" / "cpf_bench.py"),
+                "--peer",
+                url,
+                f"peer_{rows}.csv",
             ],
         }
         for name, cmd in runs.items():
@@ -91,7 +118,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 200_000])
     parser.add_argument("--latency-ms", type=float, default=30.0)
+    parser.add_argument("--peer", nargs=2, metavar=("URL", "OUTPUT"), help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.peer:
+        peer(*options.peer)
+        return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="cpfft-bench-") as tmp:
         for rows in options.rows:
@@ -103,6 +134,11 @@ def main() -> int:
         growth = 100 * (big["rss"] - small["rss"]) / small["rss"]
         print(f"cpfft peak RSS growth from {small['available']:,} to {big['available']:,} rows: "
               f"{growth:+.1f} %".replace(",", " "))  # fmt: skip
+    for rows in options.rows:
+        by_name = {r["approach"]: r for r in results if r["available"] == rows}
+        mine, other = by_name["cpfft"], by_name["peer: CSV export + pandas"]
+        print(f"{rows:,} rows: cpfft takes {mine['wall'] / other['wall']:.2f} x the peer's "
+              f"wall time".replace(",", " "))  # fmt: skip
     return 0
 
 

@@ -24,6 +24,9 @@ def _char_class(codes: list[int]) -> re.Pattern[str]:
 _SPACE_LIKE = _char_class([c for c, v in _SPACES.items() if v == " "])
 _INVISIBLE = _char_class([c for c, v in _SPACES.items() if v is None])
 
+# Any of them, or a CR or Unicode line break: texts without one skip those substitutions.
+_ODD_CHARS = _char_class([*_SPACES, 0x0D, 0x2028, 0x2029])
+
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>|<!--")
 _RUNS_OF_SPACES = re.compile(r" {2,}")
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
@@ -42,6 +45,30 @@ _ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
 BULLET = "\u2022 "
 _EMPTY_ITEMS = ("-", BULLET.strip())
 _ANY_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+
+# Every character the cleaning of a text may change or remove: tags and entities, line
+# breaks, the characters mapped above, and whatever else str.strip() takes off a line end
+# (all Unicode white space is below U+3001).
+_CHANGEABLE = _char_class(
+    sorted(
+        {ord("<"), ord("&"), 0x0A, 0x0D, 0x2028, 0x2029, *_SPACES}
+        | {c for c in range(0x3001) if chr(c).isspace() and c != 0x20}
+    )
+)
+#: Texts that clean to nothing (an empty list item is dropped as an empty line).
+_BLANK = ("", *_EMPTY_ITEMS)
+
+
+def is_clean(value: str) -> bool:
+    """True if :func:`clean_text` and :func:`clean_longtext` would return ``value`` itself:
+    no tag or entity, no character to map, no line break, no space at an end or doubled."""
+    return not (
+        _CHANGEABLE.search(value)
+        or "  " in value
+        or value[:1] == " "
+        or value[-1:] == " "
+        or value in _BLANK
+    )
 
 
 def html_to_text(value: str) -> str:
@@ -64,10 +91,13 @@ def html_to_text(value: str) -> str:
 def normalize_lines(value: str) -> str:
     """Normalise spaces inside lines; drop empty lines (and empty list items: a lone
     bullet, or a lone ``-``). Returns '' for blank text."""
-    value = _INVISIBLE.sub("", _SPACE_LIKE.sub(" ", _NEWLINES.sub("\n", value)))
+    if _ODD_CHARS.search(value):  # most texts have none of the characters mapped above
+        value = _INVISIBLE.sub("", _SPACE_LIKE.sub(" ", _NEWLINES.sub("\n", value)))
     # Runs of spaces never cross a line break: collapsing them in the whole text at once
     # is the same as line by line.
-    lines = (line.strip() for line in _RUNS_OF_SPACES.sub(" ", value).split("\n"))
+    if "  " in value:
+        value = _RUNS_OF_SPACES.sub(" ", value)
+    lines = (line.strip() for line in value.split("\n"))
     return "\n".join(line for line in lines if line and line not in _EMPTY_ITEMS)
 
 
@@ -75,14 +105,20 @@ def clean_longtext(value: object) -> str | None:
     """HTML or plain text → readable plain text, one paragraph or list item per line."""
     if value is None:
         return None
-    return normalize_lines(html_to_text(str(value))) or None
+    text = value if type(value) is str else str(value)
+    if is_clean(text):
+        return text
+    return normalize_lines(html_to_text(text)) or None
 
 
 def clean_text(value: object) -> str | None:
     """Any text → one line with single spaces (tags removed, entities decoded)."""
     if value is None:
         return None
-    return " ".join(normalize_lines(html_to_text(str(value))).split("\n")) or None
+    text = value if type(value) is str else str(value)
+    if is_clean(text):  # most values: a name, a label
+        return text
+    return " ".join(normalize_lines(html_to_text(text)).split("\n")) or None
 
 
 def clean_code(value: object) -> str | None:

@@ -138,3 +138,41 @@ def test_normalize_lines_is_byte_for_byte_the_reference():
     for _ in range(5000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
         assert normalize_lines(text) == _normalize_lines_reference(text), repr(text)
+
+
+def _slow_clean(value: str) -> tuple[str | None, str | None]:
+    """clean_text and clean_longtext without their shortcut for text that needs nothing."""
+    from cpfft.cleaning import normalize_lines
+
+    lines = normalize_lines(html_to_text(value))
+    return " ".join(lines.split("\n")) or None, lines or None
+
+
+@pytest.mark.parametrize("value", ["AFPA", "Île-de-France", "a - b", "x•y", "l'été 2026"])
+def test_text_that_needs_no_cleaning_is_returned_itself(value):
+    from cpfft.cleaning import is_clean
+
+    assert is_clean(value)
+    assert clean_text(value) is value
+    assert clean_longtext(value) is value
+
+
+def test_the_shortcut_for_clean_text_gives_the_same_cells_as_the_full_cleaning():
+    import random
+
+    from cpfft.cleaning import is_clean
+
+    rng = random.Random(5)
+    alphabet = [
+        *"ab <>&;-•/p=é\n\r\t\u00a0\u2028\u1680\x1c\x85\u200b\u3000",
+        *("<p>", "</li>", "<li>", "&amp;", "<br/>", "<!--", "-->", "&#x20;", "<script>"),
+    ]
+    texts = [chr(c) for c in range(0x3100)] + [f"a{chr(c)}b" for c in range(0x3100)]
+    texts += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 9))) for _ in range(30000)
+    ]
+    shortcut = 0
+    for text in texts:
+        shortcut += is_clean(text)
+        assert (clean_text(text), clean_longtext(text)) == _slow_clean(text), repr(text)
+    assert shortcut > 1000  # the shortcut was taken, and agreed
