@@ -327,7 +327,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Base URL of the Opendatasoft portal (or of the emulator)."),
     Setting("CPF_DATASET", "moncompteformation_catalogueformation", check_dataset,
             "Identifier of the catalogue's dataset on the portal."),
-    Setting("CPF_THEMES", "{}", SpiderCheck("cpfft.spiders.cpf.themes_from"),
+    Setting("CPF_THEMES", "{}", SpiderCheck("cpfft.cpf.spider.themes_from"),
             'Extra -a theme values: a JSON object {"theme": ["NSF code", ...]}.'),
     Setting("CPF_PARTITION_ROWS", "10000", partial(positive_int, minimum=1, maximum=1_000_000),
             "Rows per bulk export (one API call each). Bigger = fewer calls, more memory."),

@@ -17,8 +17,8 @@ ADDONS = {"cpfft.config.SettingsAddon": 0}
 
 BOT_NAME = "cpfft"
 # Each source is a package holding its spider (see the README's code map).
-SPIDER_MODULES = ["cpfft.spiders", "cpfft.offres.spider"]
-NEWSPIDER_MODULE = "cpfft.spiders"
+SPIDER_MODULES = ["cpfft.cpf.spider", "cpfft.offres.spider"]
+NEWSPIDER_MODULE = "cpfft"
 # Our `crawl` validates arguments first and exits non-zero on incomplete output.
 COMMANDS_MODULE = "cpfft.commands"
 

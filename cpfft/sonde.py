@@ -36,6 +36,15 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from cpfft.cpf.plan import (
+    SchemaError,
+    is_limit_refusal,
+    limit_rule,
+    next_group_limit,
+    parse_groups,
+    parse_metadata,
+    quote,
+)
 from cpfft.offres.bounds import (
     EXCLUSIVE,
     INCLUSIVE_MS,
@@ -47,15 +56,6 @@ from cpfft.offres.bounds import (
 )
 from cpfft.offres.calibration import Calibration, Seen
 from cpfft.offres.search import parse_content_range
-from cpfft.opendatasoft import (
-    SchemaError,
-    is_limit_refusal,
-    limit_rule,
-    next_group_limit,
-    parse_groups,
-    parse_metadata,
-    quote,
-)
 
 ODS = "opendatasoft"
 FT = "francetravail"

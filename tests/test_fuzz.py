@@ -34,6 +34,8 @@ from hypothesis import strategies as st
 from scrapy.settings import Settings
 
 from cpfft.config import SETTINGS, check_base_url, check_common_settings, load_environment
+from cpfft.cpf.plan import Schema
+from cpfft.cpf.spider import CpfSpider, cpf_params
 from cpfft.errors import ConfigurationError
 from cpfft.exporters import DELIMITERS
 from cpfft.items import FORMATION_FIELDS
@@ -42,9 +44,7 @@ from cpfft.offres.credentials import Credentials, CredentialsError, load_credent
 from cpfft.offres.cursor import CursorPlanner
 from cpfft.offres.search import SEARCH_PARAMS, api_query, check_combinations
 from cpfft.offres.spider import SEARCH_PATH, OffresSpider
-from cpfft.opendatasoft import Schema
 from cpfft.run.output import output_dir
-from cpfft.spiders.cpf import CpfSpider, cpf_params
 from tests.support.crawling import BOM, REPO, ft_env
 
 pytestmark = pytest.mark.fuzz
@@ -398,7 +398,7 @@ def no_control(value: str) -> bool:
 
 
 # ------------------------------------------------------------------ bugs found and fixed
-# Found by this suite in cpfft/spiders/* and cpfft/run/output.py; kept as regression tests.
+# Found by this suite in the spiders and cpfft/run/output.py; kept as regression tests.
 
 
 FIXED_BUGS = [

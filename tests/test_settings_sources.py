@@ -34,9 +34,9 @@ from scrapy.utils.project import get_project_settings
 import cpfft.commands.crawl as crawl_command
 import cpfft.settings
 from cpfft.config import SETTINGS, SETTINGS_BY_NAME, Setting
+from cpfft.cpf.spider import CpfSpider
 from cpfft.errors import ConfigurationError
 from cpfft.offres.spider import OffresSpider
-from cpfft.spiders.cpf import CpfSpider
 from tests.support.crawling import clean_env
 
 SOURCES = ["-s", "environment", ".env"]

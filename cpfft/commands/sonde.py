@@ -23,13 +23,13 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from cpfft.config import check_base_url, check_common_settings
+from cpfft.cpf.spider import OPENDATASOFT_QUOTA, CpfSpider
 from cpfft.errors import ConfigurationError
 from cpfft.middlewares.retry import JSON_META
 from cpfft.offres.oauth import OAuth2TokenMiddleware
 from cpfft.offres.spider import OAUTH, OffresSpider, check_rate
 from cpfft.run.contract import describe_failure
 from cpfft.sonde import FT, MAX_CALLS, ODS, SOURCES, Answer, Call, Sonde, Unreachable, report
-from cpfft.spiders.cpf import OPENDATASOFT_QUOTA, CpfSpider
 
 if TYPE_CHECKING:
     import argparse

@@ -43,7 +43,7 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.asyncio import sleep
 
-from cpfft.middlewares.odsquota import parse_reset
+from cpfft.cpf.quota import parse_reset
 from cpfft.middlewares.retry import parse_retry_after
 from cpfft.run.state import is_stopping
 

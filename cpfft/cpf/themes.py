@@ -21,7 +21,7 @@ The ``CPF_THEMES`` setting adds themes, or replaces a built-in theme of the
 same name (:func:`catalogue`).
 
 The README's theme table is generated from this module:
-``python -m cpfft.themes`` prints it (:func:`readme_table`).
+``python -m cpfft.cpf.themes`` prints it (:func:`readme_table`).
 """
 
 from __future__ import annotations
@@ -315,7 +315,7 @@ def theme_parser(themes: Iterable[str]) -> Callable[[str], str]:
     builtin = {t.id for t in THEMES}
     own = [i for i in ids if i not in builtin]
     valid = (
-        f"the {len(ids) - len(own)} themes listed by `python -m cpfft.themes` (README, « Thèmes "
+        f"the {len(ids) - len(own)} themes listed by `python -m cpfft.cpf.themes` (README, « Thèmes "
         "de -a theme »), e.g. numerique, sante, btp, commerce"
         + (f"; and from CPF_THEMES: {', '.join(shown(i, 30) for i in own[:5])}" if own else "")
         + (f" and {len(own) - 5} more" if len(own) > 5 else "")

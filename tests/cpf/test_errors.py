@@ -31,7 +31,7 @@ BAD_ARGUMENTS = [
         {"theme": "informatiqe"},
         (
             "argument -a theme: unknown value 'informatiqe'. Did you mean numerique? Valid "
-            "values: the 42 themes listed by `python -m cpfft.themes` (README, « Thèmes de "
+            "values: the 42 themes listed by `python -m cpfft.cpf.themes` (README, « Thèmes de "
             "-a theme »), e.g. numerique, sante, btp, commerce"
         ),
     ),

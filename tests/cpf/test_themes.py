@@ -8,11 +8,8 @@ import unicodedata
 import pytest
 from scrapy.settings import Settings
 
-from cpfft.errors import ArgumentError, ConfigurationError
-from cpfft.geo import fold
-from cpfft.params import parse_arguments
-from cpfft.spiders.cpf import cpf_params, themes_from
-from cpfft.themes import (
+from cpfft.cpf.spider import cpf_params, themes_from
+from cpfft.cpf.themes import (
     DOMAINS,
     GROUPS,
     SUBDOMAINS,
@@ -23,6 +20,9 @@ from cpfft.themes import (
     readme_table,
     theme_parser,
 )
+from cpfft.errors import ArgumentError, ConfigurationError
+from cpfft.geo import fold
+from cpfft.params import parse_arguments
 from tests.fakeapi.cpfdata import INDEX
 from tests.support.crawling import REPO
 
@@ -106,13 +106,13 @@ def test_code_ranges():
 def test_the_readme_table_is_the_generated_one():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     block = re.search(
-        r"<!-- Tableaux générés par `python -m cpfft\.themes`[^\n]*-->\n(.*?)"
+        r"<!-- Tableaux générés par `python -m cpfft\.cpf\.themes`[^\n]*-->\n(.*?)"
         r"<!-- Fin des tableaux générés\. -->",
         readme,
         re.DOTALL,
     )
     assert block, "the README has no generated theme table"
-    assert block.group(1) == readme_table(), "run python -m cpfft.themes and paste its output"
+    assert block.group(1) == readme_table(), "run python -m cpfft.cpf.themes and paste its output"
     for theme in THEMES:
         assert f"| `{theme.id}` |" in block.group(1)
 
@@ -163,7 +163,7 @@ def test_an_unknown_theme_names_the_closest_and_where_they_are_listed(value, hin
     assert "\n" not in message
     # The 42 ids would not fit a readable one-line error: it says where they are listed.
     assert message.endswith(
-        f"Valid values: the {len(THEMES)} themes listed by `python -m cpfft.themes` (README, "
+        f"Valid values: the {len(THEMES)} themes listed by `python -m cpfft.cpf.themes` (README, "
         "« Thèmes de -a theme »), e.g. numerique, sante, btp, commerce"
     )
     assert len(message) < 300

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from cpfft.opendatasoft import (
+from cpfft.cpf.plan import (
     GROUP_LIMIT_STEPS,
     Group,
     Partition,

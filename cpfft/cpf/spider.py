@@ -11,7 +11,7 @@ Calls, in order (Explore API v2.1 of the Caisse des Dépôts Opendatasoft portal
 3. only if a département exceeds ``CPF_PARTITION_ROWS``: the same count by
    (département, ``code_nsf_1``) for those départements;
 4. one ``GET …/exports/jsonl?where=<partition>`` per partition (see
-   :mod:`cpfft.opendatasoft`). Each export must hold exactly the counted rows
+   :mod:`cpfft.cpf.plan`). Each export must hold exactly the counted rows
    and end on a whole JSON line; otherwise it is counted and fetched again.
 
 The portal's grouped ``limit`` is not settled (its OpenAPI text wants
@@ -44,11 +44,7 @@ import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from cpfft.config import check_base_url, positive_int
-from cpfft.errors import ConfigurationError, shown
-from cpfft.geo import DEPARTEMENTS_BY_CODE, REGIONS_BY_CODE, find_departement, find_region
-from cpfft.items import FORMATION_FIELDS, Formation
-from cpfft.middlewares.retry import JSON_META
-from cpfft.opendatasoft import (
+from cpfft.cpf.plan import (
     Group,
     Partition,
     Schema,
@@ -63,13 +59,17 @@ from cpfft.opendatasoft import (
     plan_partitions,
     quote,
 )
+from cpfft.cpf.themes import catalogue, theme_parser
+from cpfft.errors import ConfigurationError, shown
+from cpfft.geo import DEPARTEMENTS_BY_CODE, REGIONS_BY_CODE, find_departement, find_region
+from cpfft.items import FORMATION_FIELDS, Formation
+from cpfft.middlewares.retry import JSON_META
 from cpfft.params import Param, choice, integer, listing, parse_arguments, text
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
 from cpfft.run.contract import ApiSpider, describe_failure
 from cpfft.run.report import count as spaced
 from cpfft.run.resume import existing_rows, unguard
 from cpfft.run.state import is_stopping, mark_incomplete
-from cpfft.themes import catalogue, theme_parser
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -78,7 +78,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-OPENDATASOFT_QUOTA = "cpfft.middlewares.odsquota.OpendatasoftQuotaMiddleware"
+OPENDATASOFT_QUOTA = "cpfft.cpf.quota.OpendatasoftQuotaMiddleware"
 TYPES_REFERENTIEL = {"RS": "RS", "RNCP": "RNCP"}
 _DATASET_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 #: The grouped ``limit`` tried first: enough for every département, and for the
@@ -105,7 +105,7 @@ def api_message(response: Response) -> tuple[str, str]:
 
 
 def themes_from(settings: BaseSettings) -> dict[str, tuple[str, ...]]:
-    """Theme id → NSF codes: the built-in themes (:mod:`cpfft.themes`) and CPF_THEMES'."""
+    """Theme id → NSF codes: the built-in themes (:mod:`cpfft.cpf.themes`) and CPF_THEMES'."""
     try:
         extra = settings.getdict("CPF_THEMES")
     except (ValueError, TypeError, RecursionError):  # not JSON, or JSON but not an object

@@ -11,7 +11,7 @@ from scrapy.http import Response
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from cpfft.middlewares.odsquota import OpendatasoftQuotaMiddleware
+from cpfft.cpf.quota import OpendatasoftQuotaMiddleware
 from cpfft.middlewares.retry import HINT_META
 
 
