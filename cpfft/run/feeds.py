@@ -43,7 +43,9 @@ from scrapy.extensions.feedexport import FeedExporter as ScrapyFeedExporter
 from scrapy.extensions.feedexport import apply_uri_params
 from w3lib.url import file_uri_to_path
 
-from cpfft.exporters import DELIMITERS, EXCEL_MAX_ROWS, XlsxExporter
+from cpfft.config import check_xlsx_rows
+from cpfft.errors import ConfigurationError
+from cpfft.exporters import DELIMITERS, XlsxExporter
 from cpfft.run.contract import contract, rows_expected
 from cpfft.run.state import INCOMPLETE, mark_incomplete, stop_crawl
 
@@ -187,16 +189,10 @@ class FeedExporter(ScrapyFeedExporter):
             )
 
     def note_row_limit(self, output: str) -> None:
-        raw = self.settings.get("CPFFT_XLSX_MAX_ROWS", EXCEL_MAX_ROWS)
-        try:
-            most = int(str(raw))
-        except ValueError:
-            most = 0
-        if not 2 <= most <= EXCEL_MAX_ROWS:
-            raise ValueError(
-                f"setting CPFFT_XLSX_MAX_ROWS={str(raw)[:40]!r} must be a whole number from 2 "
-                f"to {EXCEL_MAX_ROWS} (rows of an Excel sheet, header included)"
-            )
+        try:  # the settings' own check (run before the crawl too, by scrapy crawl)
+            most = check_xlsx_rows(self.settings, "CPFFT_XLSX_MAX_ROWS")
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
         if self.row_limit is None or most - 1 < self.row_limit[0]:
             self.row_limit = (most - 1, output)
 
