@@ -33,7 +33,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -43,7 +42,7 @@ from urllib.parse import urlencode
 import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from cpfft.config import check_base_url, positive_int
+from cpfft.config import SETTINGS_BY_NAME, check_base_url, positive_int
 from cpfft.cpf.plan import (
     Group,
     Partition,
@@ -60,7 +59,7 @@ from cpfft.cpf.plan import (
     quote,
 )
 from cpfft.cpf.themes import catalogue, theme_parser
-from cpfft.errors import ConfigurationError, shown
+from cpfft.errors import ConfigurationError
 from cpfft.geo import DEPARTEMENTS_BY_CODE, REGIONS_BY_CODE, find_departement, find_region
 from cpfft.items import FORMATION_FIELDS, Formation
 from cpfft.middlewares.retry import JSON_META
@@ -80,7 +79,6 @@ logger = logging.getLogger(__name__)
 
 OPENDATASOFT_QUOTA = "cpfft.cpf.quota.OpendatasoftQuotaMiddleware"
 TYPES_REFERENTIEL = {"RS": "RS", "RNCP": "RNCP"}
-_DATASET_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 #: The grouped ``limit`` tried first: enough for every département, and for the
 #: (département, NSF code) pairs of the big ones.
 GROUP_LIMIT = 20_000
@@ -150,15 +148,8 @@ class CpfSpider(ApiSpider):
     @classmethod
     def check_configuration(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict:
         """Validate settings and arguments; return the parsed arguments."""
-        check_base_url(settings, "CPF_API_URL")
-        dataset = str(settings.get("CPF_DATASET") or "")
-        if not _DATASET_ID.fullmatch(dataset):
-            raise ConfigurationError(
-                f"setting CPF_DATASET={shown(dataset)} is not a dataset identifier "
-                "(default: moncompteformation_catalogueformation)"
-            )
-        positive_int(settings, "CPF_PARTITION_ROWS", 1_000_000)
-        positive_int(settings, "CPF_PARTITION_ATTEMPTS", 20)
+        for name in ("CPF_API_URL", "CPF_DATASET", "CPF_PARTITION_ROWS", "CPF_PARTITION_ATTEMPTS"):
+            SETTINGS_BY_NAME[name].check(settings, name)  # the settings table's own check
         args = parse_arguments(cpf_params(settings), arguments)
         if args["region"] and args["departement"]:
             outside = [

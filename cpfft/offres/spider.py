@@ -33,8 +33,8 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
 from cpfft.cleaning import clean_date
-from cpfft.config import check_base_url, check_url, shown_setting
-from cpfft.errors import ConfigurationError, shown
+from cpfft.config import SETTINGS_BY_NAME, check_base_url, shown_setting
+from cpfft.errors import ConfigurationError
 from cpfft.items import OFFRE_HEADERS, Offre
 from cpfft.middlewares.retry import JSON_META, response_json
 from cpfft.offres.bounds import Reading, parse_created, utc_text
@@ -147,20 +147,8 @@ class OffresSpider(ApiSpider):
 
     @classmethod
     def check_configuration(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict:
-        check_base_url(settings, "FT_API_URL")
-        check_url(settings, "FT_TOKEN_URL", base=False, example=OAUTH_ENDPOINT_DEFAULT)
-        if not str(settings.get("FT_SCOPE") or "").split():
-            raise ConfigurationError(
-                "setting FT_SCOPE is empty. Default: 'api_offresdemploiv2 o2dsoffre'"
-            )
-        check_rate(settings)
-        oldest = str(settings.get("FT_OLDEST_CREATION") or "")
-        try:
-            datetime.strptime(oldest, "%Y-%m-%dT%H:%M:%SZ")
-        except ValueError:
-            raise ConfigurationError(
-                f"setting FT_OLDEST_CREATION={shown(oldest)} must look like 2000-01-01T00:00:00Z"
-            ) from None
+        for name in ("FT_API_URL", "FT_TOKEN_URL", "FT_SCOPE", "FT_MAX_RPS", "FT_OLDEST_CREATION"):
+            SETTINGS_BY_NAME[name].check(settings, name)  # the settings table's own check
         args = parse_arguments(SEARCH_PARAMS, arguments)
         problem = check_combinations(args)
         if problem:
