@@ -14,23 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from cpfft.exporters import format_float, neutralise_formula
+from cpfft.exporters import neutralise_formula
 from cpfft.items import FORMATION_FIELDS, OFFRE_HEADERS
 from tests.support.crawling import BOM, ft_env
-from tests.support.feeds import csv_dicts, scrapy_crawl
+from tests.support.feeds import as_csv_cell, csv_dicts, scrapy_crawl
 
 pytestmark = pytest.mark.crawl
-
-
-def as_csv_cell(value: object) -> str:
-    """What the CSV holds for a JSON value."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return format_float(value)
-    if isinstance(value, str):
-        return neutralise_formula(value)
-    return str(value)
 
 
 def no_bom(path: Path) -> bytes:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from cpfft.cleaning import CLEANERS, clean_number
-from cpfft.exporters import format_float, neutralise_formula
 from cpfft.items import FORMATION_FIELDS, Formation, field_kinds
 from tests.fakeapi.cpfdata import FIELDS, INDEX, TEXT_SEARCH_FIELDS
 from tests.fakeapi.odsql import fulltext_match
+from tests.support.feeds import as_csv_cell
 from tests.support.formations import keys, truth
 
 pytestmark = pytest.mark.crawl
@@ -95,13 +95,7 @@ def expected_cell(value, kind):
         value = clean_number(value, kind)
     elif value is not None:
         value = CLEANERS[kind](value)
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return format_float(value)
-    if isinstance(value, str):
-        return neutralise_formula(value)
-    return str(value)
+    return as_csv_cell(value)
 
 
 # ------------------------------------------------------------------ arguments

@@ -9,7 +9,20 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpfft.exporters import format_float, neutralise_formula
 from tests.support.crawling import BOM, clean_env
+
+
+def as_csv_cell(value: object) -> str:
+    """What the CSV holds for a (cleaned) value: floats as the exporter writes them,
+    formula-like text guarded, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format_float(value)
+    if isinstance(value, str):
+        return neutralise_formula(value)
+    return str(value)
 
 
 @dataclass
