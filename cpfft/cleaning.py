@@ -30,6 +30,7 @@ _ODD_CHARS = _char_class([*_SPACES, 0x0D, 0x2028, 0x2029])
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>|<!--")
 _RUNS_OF_SPACES = re.compile(r" {2,}")
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+_ODD_BREAKS = ("\u2028", "\u2029", "\x85")
 
 _BLOCK = (
     "address|article|aside|blockquote|dd|div|dl|dt|fieldset|figcaption|figure|footer|form|"
@@ -45,6 +46,12 @@ _ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
 BULLET = "\u2022 "
 _EMPTY_ITEMS = ("-", BULLET.strip())
 _ANY_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+_CASELESS = (_HIDDEN, _ITEM, _BREAK)
+_LOWER_CASE = tuple(re.compile(p.pattern, p.flags & ~re.IGNORECASE) for p in _CASELESS)
+# A "<" or "</" whose name is not made of lower-case ASCII letters and digits only (an
+# upper-case letter; a letter that matches one without case, such as the long s "ſ" for
+# "s"; "<!--"): only then may the patterns without case find more than their twins.
+_UNUSUAL_TAG = re.compile(r"</?[a-z0-9]*[^a-z0-9\s/>]")
 
 # Every character the cleaning of a text may change or remove: tags and entities, line
 # breaks, the characters mapped above, and whatever else str.strip() takes off a line end
@@ -54,6 +61,10 @@ _CHANGEABLE = _char_class(
         {ord("<"), ord("&"), 0x0A, 0x0D, 0x2028, 0x2029, *_SPACES}
         | {c for c in range(0x3001) if chr(c).isspace() and c != 0x20}
     )
+)
+# What clean_code may change in a text: the characters mapped above and any white space.
+_CODE_CHANGEABLE = _char_class(
+    sorted(set(_SPACES) | {c for c in range(0x3001) if chr(c).isspace()})
 )
 #: Texts that clean to nothing (an empty list item is dropped as an empty line).
 _BLANK = ("", *_EMPTY_ITEMS)
@@ -79,11 +90,20 @@ def html_to_text(value: str) -> str:
     """
     if not _TAG.search(value):
         return html.unescape(value)
-    # Line breaks in HTML source are just spaces; only tags make lines.
-    value = _NEWLINES.sub(" ", value).replace("\n", " ")
-    value = _HIDDEN.sub(" ", value)
-    value = _ITEM.sub("\n" + BULLET, value)
-    value = _BREAK.sub("\n", value)
+    # Line breaks in HTML source are just spaces; only tags make lines. (The same as
+    # _NEWLINES.sub(" ", value), at a tenth of its cost: most texts have none of them.)
+    if "\r" in value:
+        value = value.replace("\r\n", " ").replace("\r", " ")
+    for odd_break in _ODD_BREAKS:
+        if odd_break in value:
+            value = value.replace(odd_break, " ")
+    value = value.replace("\n", " ")
+    # Tag names in lower case (most texts): the case-sensitive twins of the patterns find
+    # the same tags, at half the cost.
+    hidden, item, block = _CASELESS if _UNUSUAL_TAG.search(value) else _LOWER_CASE
+    value = hidden.sub(" ", value)
+    value = item.sub("\n" + BULLET, value)
+    value = block.sub("\n", value)
     value = _ANY_TAG.sub("", value)
     return html.unescape(value)
 
@@ -97,8 +117,8 @@ def normalize_lines(value: str) -> str:
     # is the same as line by line.
     if "  " in value:
         value = _RUNS_OF_SPACES.sub(" ", value)
-    lines = (line.strip() for line in value.split("\n"))
-    return "\n".join(line for line in lines if line and line not in _EMPTY_ITEMS)
+    lines = [line.strip() for line in value.split("\n")]
+    return "\n".join([line for line in lines if line and line not in _EMPTY_ITEMS])
 
 
 def clean_longtext(value: object) -> str | None:
@@ -123,6 +143,8 @@ def clean_text(value: object) -> str | None:
 
 def clean_code(value: object) -> str | None:
     """A code is text: ``1.0`` from a numeric API field becomes ``1``, ``01`` stays ``01``."""
+    if type(value) is str and value and not _CODE_CHANGEABLE.search(value):
+        return value  # most codes: nothing to change
     if value is None:
         return None
     if isinstance(value, bool):
@@ -146,6 +168,8 @@ def clean_number(value: object, kind: str) -> int | float | None:
     ``int`` fields keep a fractional value as a float rather than losing it.
     Raises :class:`BadNumber` for text that is not a number.
     """
+    if type(value) is int:  # most numbers: JSON integers
+        return float(value) if kind == "float" else value
     if value is None or value == "":
         return None
     if isinstance(value, bool):

@@ -167,10 +167,12 @@ class CsvExporter(CsvItemExporter):
             else:
                 values = [getattr(item, name, None) for name in self.fields_to_export]
             cell, guard = self.cell, self.formula_guard
-            # Most cells are text that starts with neither a space nor a formula trigger:
-            # written as they are; cell() decides for the others.
+            # Most cells are text that starts with neither a space nor a formula trigger,
+            # an empty cell or an integer: written as they are (the csv module writes None
+            # as nothing and an int as str() does); cell() decides for the others.
             self.csv_writer.writerow([
-                v if type(v) is str and not (guard and v[:1] in _CHECK_FIRST) else cell(v)
+                v if ((t := type(v)) is str and not (guard and v[:1] in _CHECK_FIRST))
+                or v is None or t is int else cell(v)
                 for v in values
             ])  # fmt: skip
         if self.pending.tell() >= FLUSH_CHARS or time.monotonic() - self.flushed_at > FLUSH_SECONDS:

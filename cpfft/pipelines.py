@@ -4,6 +4,10 @@ Each item class declares how its fields are cleaned (``kind`` metadata, see
 :mod:`cpfft.items`) and which fields form its key (``KEY`` class attribute), so
 the same three pipelines serve every spider. Every dropped row is counted
 under ``cpfft/dropped/<reason>`` and shows in the end-of-run summary.
+
+Rows are read and written as attributes of their dataclass, not through
+``ItemAdapter`` (which the exporters use): 47 cells per catalogue row, where an
+adapter would cost more than the cleaning itself.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from scrapy.exceptions import DropItem
 
 from cpfft.cleaning import CLEANERS, BadNumber, clean_number
 from cpfft.run.resume import existing_rows, unguard
+from cpfft.run.rows import Rows, rows_of
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -35,8 +40,17 @@ def _cleaners(item_class: type) -> tuple[tuple[str, str], ...]:
 
 
 class _Pipeline:
+    """Applies :meth:`process_row` to an item, or to each row of a :class:`Rows` batch.
+
+    A row dropped from a batch is counted and logged as Scrapy does for a dropped
+    item (``item_dropped_count``, ``Dropped: …`` at DEFAULT_DROPITEM_LOG_LEVEL).
+    """
+
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
+        self.drop_level = logging.getLevelName(
+            crawler.settings.get("DEFAULT_DROPITEM_LOG_LEVEL", "WARNING")
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:
@@ -45,6 +59,24 @@ class _Pipeline:
     def drop(self, reason: str, message: str) -> DropItem:
         self.crawler.stats.inc_value(DROPPED + reason)
         return DropItem(message)
+
+    def process_item(self, item: Any) -> Any:
+        if type(item) is not Rows:
+            return self.process_row(item)
+        kept = []
+        for row in item.rows:
+            try:
+                kept.append(self.process_row(row))
+            except DropItem as exc:
+                stats = self.crawler.stats
+                stats.inc_value("item_dropped_count")
+                stats.inc_value(f"item_dropped_reasons_count/{type(exc).__name__}")
+                logger.log(self.drop_level, "Dropped: %s\n%s", exc, row)
+        item.rows = kept
+        return item
+
+    def process_row(self, row: Any) -> Any:
+        raise NotImplementedError
 
 
 class CleanPipeline(_Pipeline):
@@ -78,22 +110,28 @@ class CleanPipeline(_Pipeline):
         return clean
 
     def process_item(self, item: Any) -> Any:
-        plan = self.plans.get(type(item)) or self.plan(type(item))
-        for name, clean in plan:
-            value = getattr(item, name)
-            if value is not None:
-                setattr(item, name, clean(value))
+        # Nothing is dropped here: one loop over the rows, without the base's try.
+        for row in rows_of(item):
+            self.process_row(row)
         return item
+
+    def process_row(self, row: Any) -> Any:
+        plan = self.plans.get(type(row)) or self.plan(type(row))
+        for name, clean in plan:
+            value = getattr(row, name)
+            if value is not None:
+                setattr(row, name, clean(value))
+        return row
 
 
 class RequireKeyPipeline(_Pipeline):
     """Drop rows whose key fields (``KEY``, first one mandatory) are empty."""
 
-    def process_item(self, item: Any) -> Any:
-        first = item.KEY[0]
-        if not getattr(item, first):
+    def process_row(self, row: Any) -> Any:
+        first = row.KEY[0]
+        if not getattr(row, first):
             raise self.drop(f"missing_{first}", f"row without {first}")
-        return item
+        return row
 
 
 def digest(values: Any) -> bytes:
@@ -134,7 +172,7 @@ class DedupePipeline(_Pipeline):
             else "",
         )
 
-    def process_item(self, item: Any) -> Any:
+    def process_row(self, item: Any) -> Any:
         key = digest(getattr(item, name) for name in item.KEY)
         if key in self.written_before:
             raise self.drop(ALREADY_WRITTEN, "already in the output file (resumed run)")

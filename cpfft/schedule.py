@@ -38,16 +38,13 @@ usage or a job that would fail its checks.
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +56,7 @@ DEFAULT_URL = "http://127.0.0.1:6800"
 #: What a service manager gives a process besides its EnvironmentFile (and what Python needs).
 BASE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 CHECK_TIMEOUT = 300  # seconds; the checks read no network
+SCRAPYD_TIMEOUT = 30  # seconds per call to scrapyd: a crontab line must not hang
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -95,51 +93,107 @@ def query_key(spider: str, args: dict[str, str]) -> str:
     return f"{spider}-{digest.hexdigest()[:8]}"
 
 
-def call(
-    base: str,
-    path: str,
-    data: dict[str, Any] | None = None,
-    timeout: float = 30,
-    credentials: tuple[str, str] | None = None,
-) -> dict[str, Any]:
-    url = f"{base.rstrip('/')}/{path}"
-    body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
-    request = urllib.request.Request(url, data=body, method="POST" if body else "GET")  # noqa: S310 - http(s) checked in parse()
-    if credentials:
-        token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+def _client_class() -> type:
+    """ScrapydClient with its one transport method replaced: the same requests, with a
+    timeout, and one line per failure (imported here: scrapyd-client is the ``scrapyd``
+    extra)."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            payload = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if exc.code == 401:
-            raise ScrapydError(
-                "refused SCRAPYD_USERNAME/SCRAPYD_PASSWORD (HTTP 401): give the user name and "
-                "password of scrapyd's environment"
-                if credentials
-                else "asks for a user name and password (HTTP 401): set SCRAPYD_USERNAME and "
-                "SCRAPYD_PASSWORD in this command's environment, or give --env-file"
-            ) from None
-        raise ScrapydError(f"HTTP {exc.code} {exc.reason} on {path.split('?')[0]}") from None
-    except urllib.error.URLError as exc:
-        raise ScrapydError(str(exc.reason)) from None
-    except (OSError, ValueError) as exc:  # timeouts, resets, an answer that is not JSON
-        raise ScrapydError(str(exc) or type(exc).__name__) from None
-    if not isinstance(payload, dict) or payload.get("status") != "ok":
-        # scrapyd reports errors as HTTP 200 + status "error"
-        message = payload.get("message") if isinstance(payload, dict) else None
-        raise ScrapydError((str(message or payload).strip().splitlines() or ["error"])[0])
-    return payload
+        import requests
+        from scrapyd_client import ScrapydClient
+        from scrapyd_client.exceptions import ErrorResponse, MalformedResponse
+        from scrapyd_client.pyclient import HEADERS, _process_response
+    except ImportError:
+        raise ScrapydError(
+            "cpfft-schedule needs scrapyd-client: pip install -e '.[scrapyd]'"
+        ) from None
+
+    class Client(ScrapydClient):
+        timeout: float = 30
+
+        def _get(self, basename: str, params: dict[str, Any] | None = None) -> Any:
+            return self._call("GET", basename, params=params or {})
+
+        def _post(self, basename: str, data: Any) -> Any:
+            return self._call("POST", basename, data=data)
+
+        def _call(self, method: str, basename: str, **kwargs: Any) -> Any:
+            try:
+                response = requests.request(
+                    method,
+                    f"{self.url}/{basename}.json",
+                    headers=HEADERS,
+                    auth=self.auth,
+                    timeout=self.timeout,
+                    **kwargs,
+                )
+            except requests.RequestException as exc:
+                raise ScrapydError(_first_line(exc) or type(exc).__name__) from None
+            if response.status_code == 401:
+                raise ScrapydError(
+                    "refused SCRAPYD_USERNAME/SCRAPYD_PASSWORD (HTTP 401): give the user name "
+                    "and password of scrapyd's environment"
+                    if self.auth is not None
+                    else "asks for a user name and password (HTTP 401): set SCRAPYD_USERNAME "
+                    "and SCRAPYD_PASSWORD in this command's environment, or give --env-file"
+                )
+            if response.status_code >= 400:
+                raise ScrapydError(
+                    f"HTTP {response.status_code} {response.reason} on {basename}.json"
+                )
+            try:
+                return _process_response(response)
+            except ErrorResponse as exc:  # scrapyd reports errors as HTTP 200 + "error"
+                raise ScrapydError(_first_line(exc) or "error") from None
+            except (MalformedResponse, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+                raise ScrapydError(
+                    f"not a scrapyd answer on {basename}.json ({type(exc).__name__})"
+                ) from None
+
+    return Client
 
 
-def open_to_anyone(base: str) -> bool:
-    """True if scrapyd answers a request that carries no password."""
-    try:
-        call(base, "daemonstatus.json", timeout=10)
-    except ScrapydError:
-        return False
-    return True
+class Scrapyd:
+    """scrapyd's API through scrapyd-client's :class:`ScrapydClient` (its calls, its
+    answers' checks, its basic auth, ``~/.netrc`` included), plus what a crontab line
+    needs: a timeout on every call, and each failure as one :class:`ScrapydError` line."""
+
+    def __init__(
+        self, url: str, credentials: tuple[str, str] | None = None, timeout: float | None = None
+    ) -> None:
+        timeout = SCRAPYD_TIMEOUT if timeout is None else timeout
+        self.url, self.credentials, self.timeout = url.rstrip("/"), credentials, timeout
+        self.client = _client_class()(self.url, *(credentials or (None, None)))
+        self.client.timeout = timeout
+
+    def anonymous(self) -> Scrapyd:
+        """The same scrapyd, asked without any password (not even ``~/.netrc``'s)."""
+        other = Scrapyd(self.url, None, self.timeout)
+        other.client.auth = None
+        return other
+
+    # The calls cpfft-schedule makes:
+
+    def open_to_anyone(self) -> bool:
+        """True if scrapyd answers a request that carries no password."""
+        try:
+            self.anonymous().client.daemonstatus()
+        except ScrapydError:
+            return False
+        return True
+
+    def jobs(self, project: str) -> dict[str, Any]:
+        return self.client.jobs(project)
+
+    def schedule(
+        self, project: str, spider: str, jobid: str, settings: dict[str, str], args: dict
+    ) -> str:
+        fields = [("jobid", jobid), *(("setting", f"{k}={v}") for k, v in settings.items())]
+        return self.client.schedule(project, spider, [*fields, *args.items()])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -279,15 +333,13 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         output = checked.get("output")
     try:
-        if open_to_anyone(options.url):
+        scrapyd = Scrapyd(options.url, options.credentials)
+        if scrapyd.open_to_anyone():
             print(f"cpfft-schedule: warning: scrapyd at {options.url} answers without a "
                   "password: anyone who can reach it can run jobs and read their logs. Set "
                   "SCRAPYD_USERNAME and SCRAPYD_PASSWORD in scrapyd's environment (systemd "
                   "EnvironmentFile or exported variables) and restart it", file=sys.stderr)  # fmt: skip
-        project = urllib.parse.quote(options.project)
-        jobs = call(
-            options.url, f"listjobs.json?project={project}", credentials=options.credentials
-        )
+        jobs = scrapyd.jobs(options.project)
         busy = [
             j
             for j in jobs.get("pending", []) + jobs.get("running", [])
@@ -297,19 +349,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cpfft-schedule: skipped {options.spider}: the same run is still "
                   f"{'pending' if busy[0] in jobs.get('pending', []) else 'running'} (job {busy[0]['id']})")  # fmt: skip
             return 0
-        data = {
-            "project": options.project,
-            "spider": options.spider,
-            "jobid": jobid,
-            "setting": [f"{k}={v}" for k, v in options.setting_pairs.items()],
-            **options.pairs,
-        }
-        answer = call(options.url, "schedule.json", data, credentials=options.credentials)
+        scheduled = scrapyd.schedule(
+            options.project, options.spider, jobid, options.setting_pairs, options.pairs
+        )
     except ScrapydError as exc:
         print(f"cpfft-schedule: error: scrapyd at {options.url}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     where = f" (output in {output})" if output else ""
-    print(f"cpfft-schedule: scheduled {options.spider} as job {answer['jobid']}{where}")
+    print(f"cpfft-schedule: scheduled {options.spider} as job {scheduled}{where}")
     return 0
 
 

@@ -31,6 +31,7 @@ CPF_THEMES = env("CPF_THEMES")
 CPF_PARTITION_ROWS = env("CPF_PARTITION_ROWS")
 CPF_PARTITION_ATTEMPTS = env("CPF_PARTITION_ATTEMPTS")
 CPF_QUOTA_MAX_WAIT = env("CPF_QUOTA_MAX_WAIT")
+CPF_QUOTA_ENABLED = False  # switched on by the cpf spider (and scrapy sonde)
 
 # France Travail « Offres d'emploi v2 ». Credentials (FT_CLIENT_ID / FT_CLIENT_SECRET) are
 # NOT settings: cpfft.offres.credentials reads them from the environment only when needed.
@@ -84,6 +85,11 @@ DOWNLOADER_MIDDLEWARES = {
     # Paces each slot and holds all its requests after a 429; just before the France Travail
     # token middleware (650), so that a token is attached once a request may start.
     "cpfft.middlewares.pace.PaceMiddleware": 640,
+    # Each source's own middleware switches itself off (NotConfigured) in the other's runs:
+    # the Opendatasoft quota (on with CPF_QUOTA_ENABLED; it sees a 429 before the retries
+    # do) and the France Travail token (on with FT_OAUTH_ENABLED).
+    "cpfft.cpf.quota.OpendatasoftQuotaMiddleware": 560,
+    "cpfft.offres.oauth.OAuth2TokenMiddleware": 650,
 }
 CPFFT_RETRY_TIMES = env("CPFFT_RETRY_TIMES")
 RETRY_TIMES = CPFFT_RETRY_TIMES
@@ -102,6 +108,11 @@ ITEM_PIPELINES = {
 }
 # Dropped rows are counted in the summary; their full content is only for DEBUG.
 DEFAULT_DROPITEM_LOG_LEVEL = "DEBUG"
+# One DEBUG line per batch of rows (cpfft.run.rows), not the batch's whole content.
+LOG_FORMATTER = "cpfft.run.rows.LogFormatter"
+# An item is a batch of up to 500 rows and the pipelines never wait: one batch of a response
+# at a time, not Scrapy's 100 (50 000 rows in memory at once, for no speed).
+CONCURRENT_ITEMS = 1
 FEED_EXPORTERS = {
     "csv": "cpfft.exporters.CsvExporter",
     "xml": "cpfft.exporters.XmlExporter",
@@ -123,6 +134,10 @@ EXTENSIONS = {
     "scrapy.extensions.feedexport.FeedExporter": None,
     "cpfft.run.feeds.FeedExporter": 0,
     "cpfft.run.report.RunReport": 500,
+    # Spiders yield rows in batches (cpfft.run.rows): item counts and limits stay in rows.
+    "cpfft.run.rows.RowStats": 0,
+    "scrapy.extensions.closespider.CloseSpider": None,
+    "cpfft.run.rows.CloseSpider": 0,
     # JOBDIR holds only cpfft's journal (cpfft.run.resume): no pickled spider.state file.
     "scrapy.extensions.spiderstate.SpiderState": None,
 }

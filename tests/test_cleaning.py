@@ -176,3 +176,55 @@ def test_the_shortcut_for_clean_text_gives_the_same_cells_as_the_full_cleaning()
         shortcut += is_clean(text)
         assert (clean_text(text), clean_longtext(text)) == _slow_clean(text), repr(text)
     assert shortcut > 1000  # the shortcut was taken, and agreed
+
+
+def _html_to_text_reference(value: str) -> str:
+    """html_to_text as first written (every pattern without case, newlines by regex): the
+    faster one must give the very same text."""
+    import html
+
+    from cpfft.cleaning import _ANY_TAG, _BREAK, _HIDDEN, _ITEM, _NEWLINES, _TAG, BULLET
+
+    if not _TAG.search(value):
+        return html.unescape(value)
+    value = _NEWLINES.sub(" ", value).replace("\n", " ")
+    value = _HIDDEN.sub(" ", value)
+    value = _ITEM.sub("\n" + BULLET, value)
+    value = _BREAK.sub("\n", value)
+    return html.unescape(_ANY_TAG.sub("", value))
+
+
+def test_html_to_text_is_byte_for_byte_the_reference():
+    import random
+
+    rng = random.Random(7)
+    pieces = [
+        *("<p>", "</P>", "<pRe>", "<LI>", "<li class='a'>", "<br>", "<BR/>", "<bR >", "<ul>"),
+        *("</UL>", "<h1>", "<H2 x=1>", "<div\u00a0x>", "<p_x>", "<p <b>>", "<Title>t</title>"),
+        *("<style>x</style>", "<STYLE>y</style>", "<script>z</SCRIPT>", "<!-- c -->", "<!--"),
+        # letters that match an ASCII one without case: long s (s), Kelvin sign (k)
+        *("<ſtyle>", "<ſcript>s</script>", "<\u212a>", "<blockquote>", "<bloc\u212aquote>"),
+        *("-->", "\r\n", "\r", "\n", "\u2028", "\u2029", "\x85", "\u00a0", "  ", " ", "&amp;"),
+        *("&#37;", "a", "É", "<", ">", "</", "-", "• ", "\t", "\u200b"),
+    ]
+    for _ in range(40000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
+        assert html_to_text(text) == _html_to_text_reference(text), repr(text)
+
+
+def test_upper_case_and_caseless_tags_are_tags_too():
+    assert clean_longtext("<P>un</P><UL><LI>deux</LI></UL>trois<BR>quatre") == (
+        "un\n• deux\ntrois\nquatre"
+    )
+    # "ſ" (long s) matches "s" without case: "<ſtyle>" is taken for "<style>", as it
+    # always was (the case-sensitive shortcut must not change that).
+    assert clean_longtext("<STYLE>p{}</style><ſtyle>x</ſtyle>y") == "y"
+
+
+def test_the_shortcut_for_codes_gives_the_same_codes_as_the_full_cleaning():
+    from cpfft.cleaning import _SPACES
+
+    texts = [chr(c) for c in range(0x3100)] + [f"7{chr(c)}5" for c in range(0x3100)]
+    texts += ["01", "2A", "75 001", " 326 ", "", "30540504500603_ENCH22-14452-RS7041"]
+    for text in texts:
+        assert clean_code(text) == (" ".join(text.translate(_SPACES).split()) or None), repr(text)

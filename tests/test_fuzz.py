@@ -34,8 +34,8 @@ from hypothesis import strategies as st
 from scrapy.settings import Settings
 
 from cpfft.config import SETTINGS, check_base_url, check_common_settings, load_environment
-from cpfft.cpf.plan import Schema
-from cpfft.cpf.spider import CpfSpider, cpf_params
+from cpfft.cpf.plan import Schema, cpf_params, filters, themes_from
+from cpfft.cpf.spider import CpfSpider
 from cpfft.errors import ConfigurationError
 from cpfft.exporters import DELIMITERS
 from cpfft.items import FORMATION_FIELDS
@@ -373,11 +373,20 @@ def odsql_literals(condition: str) -> tuple[str, list[str]]:
     return "".join(skeleton), literals
 
 
+#: A dataset with every column under its usual name.
+SCHEMA = Schema({f: f for f in FORMATION_FIELDS}, [], [])
+
+
+def cpf_filters(current: Settings, args: dict[str, Any]) -> str:
+    """The user's filters as the cpf spider sends them: the pure filter builder, with
+    the themes the spider reads from the settings."""
+    return filters(SCHEMA, args, themes_from(current))
+
+
 def cpf_spider(current: Settings, args: dict[str, Any]) -> CpfSpider:
-    """A configured spider whose dataset has every column under its usual name."""
+    """A configured spider, to build the requests it sends."""
     spider = CpfSpider.__new__(CpfSpider)
     spider.configure(current, args)
-    spider.schema = Schema({f: f for f in FORMATION_FIELDS}, [], [])
     return spider
 
 
@@ -469,14 +478,14 @@ def test_cpf_arguments(arguments):
         return
     assert set(parsed) == set(CPF_VALID)
     # The user's filters as the spider sends them: quotes cannot end the ODSQL literal.
-    spider = cpf_spider(make_settings(CpfSpider), parsed)
-    condition = spider.filters()
+    condition = cpf_filters(make_settings(CpfSpider), parsed)
     skeleton, literals = odsql_literals(condition)
     placeholder = {**parsed, "q": "Q" if parsed["q"] else None}
-    skeleton_ref, literals_ref = odsql_literals(cpf_spider(make_settings(CpfSpider),
-                                                           placeholder).filters())  # fmt: skip
+    skeleton_ref, literals_ref = odsql_literals(cpf_filters(make_settings(CpfSpider),
+                                                            placeholder))  # fmt: skip
     assert skeleton == skeleton_ref
     assert literals == [parsed["q"] if x == "Q" and parsed["q"] else x for x in literals_ref]
+    spider = cpf_spider(make_settings(CpfSpider), parsed)
     request = spider.api_request("/records", {"where": condition}, spider.parse_counts)
     url = urlsplit(request.url)
     assert (url.scheme, url.netloc, url.fragment) == ("http", "127.0.0.1:9", "")
@@ -491,7 +500,7 @@ def test_cpf_q_stays_inside_its_odsql_literal(q):
     if parsed is None:
         assert not no_control(q) or len(q.strip()) > 200 or not q.strip()
         return
-    condition = cpf_spider(make_settings(CpfSpider), parsed).filters()
+    condition = cpf_filters(make_settings(CpfSpider), parsed)
     skeleton, literals = odsql_literals(condition)
     assert skeleton == "search(?)"
     assert literals == [q.strip()]
@@ -679,8 +688,8 @@ def test_cpf_themes_setting_with_theme_argument(data, plain):
     )  # fmt: skip
     parsed = validate(CpfSpider, {"CPF_THEMES": themes}, {"theme": theme})
     if parsed is not None:
-        spider = cpf_spider(make_settings(CpfSpider, {"CPF_THEMES": themes}), parsed)
-        skeleton, literals = odsql_literals(spider.filters())
+        condition = cpf_filters(make_settings(CpfSpider, {"CPF_THEMES": themes}), parsed)
+        skeleton, literals = odsql_literals(condition)
         assert skeleton.count("?") == len(literals)
         assert literals
         assert all(re.fullmatch(r"[0-9]{3}", code) for code in literals), literals

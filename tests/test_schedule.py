@@ -88,6 +88,7 @@ class FakeScrapyd:
         self.running: list[dict] = []
         self.posted: list[dict] = []
         self.requests = 0
+        self.refusal: str | None = None  # schedule.json answers status "error" with it
         expected = "Basic " + base64.b64encode(":".join(auth).encode()).decode() if auth else None
         fake = self
 
@@ -110,10 +111,14 @@ class FakeScrapyd:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                if self.authorised():
-                    form = parse_qs(body)
-                    fake.posted.append(form)
-                    self.answer({"status": "ok", "jobid": form["jobid"][0]})
+                if not self.authorised():
+                    return
+                if fake.refusal:
+                    self.answer({"status": "error", "message": fake.refusal})
+                    return
+                form = parse_qs(body)
+                fake.posted.append(form)
+                self.answer({"status": "ok", "jobid": form["jobid"][0]})
 
             def answer(self, payload):
                 data = json.dumps(payload).encode()
@@ -270,3 +275,29 @@ def test_missing_or_wrong_scrapyd_password_is_one_clear_line(
     assert "\n" not in err
     assert PASSWORD not in err
     assert node.posted == []
+
+
+def test_a_scrapyd_error_answer_is_its_one_line(environ, scrapyd, capsys, tmp_path):
+    """scrapyd reports a refusal as HTTP 200 with status "error" and a message."""
+    node = scrapyd()
+    node.refusal = "spider 'cpf' not found\nTraceback (most recent call last): …"
+    environ(CPFFT_OUTPUT_DIR=str(tmp_path / "exports"))
+    assert main(["cpf", "--no-check", "--url", node.url]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the no-password warning
+    assert last == f"cpfft-schedule: error: scrapyd at {node.url}: spider 'cpf' not found"
+
+
+def test_a_scrapyd_that_never_answers_is_one_line_not_a_hang(environ, capsys, monkeypatch):
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()  # accepts the connection, never answers
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    monkeypatch.setattr("cpfft.schedule.SCRAPYD_TIMEOUT", 0.5)
+    try:
+        assert main(["cpf", "--no-check", "--url", url]) == 1
+    finally:
+        listening.close()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"cpfft-schedule: error: scrapyd at {url}: ")
+    assert "timed out" in err.lower()
+    assert "\n" not in err

@@ -226,12 +226,19 @@ def test_deploy_schedule_and_outputs(scrapyd, ods, ft, tmp_path):
     assert answer["spiders"] == 2
     assert node.get("listspiders.json?project=cpfft")["spiders"] == ["cpf", "offres"]
 
+    # Each catalogue call answers slowly until the duplicate is refused: the first cpf run
+    # is then certainly still pending or running, however fast it would otherwise be.
+    ods_api.config.latency_ms = 5000
     cpf_job = job_of(schedule(node, "cpf"))
     message = schedule(node, "offres", "departement=75,92")
     offres_job = job_of(message)
     assert f"(output in {out / 'offres' / 'departement=75,92'})" in message
-    again = schedule(node, "cpf")  # the first cpf run is still pending or running
-    assert again.startswith("cpfft-schedule: skipped cpf"), again
+    again = schedule(node, "cpf")
+    assert re.fullmatch(
+        rf"cpfft-schedule: skipped cpf: the same run is still (pending|running) \(job {cpf_job}\)",
+        again,
+    ), again
+    ods_api.config.latency_ms = 0
     node.wait(cpf_job)
     node.wait(offres_job)
 
@@ -272,7 +279,7 @@ def test_deploy_schedule_and_outputs(scrapyd, ods, ft, tmp_path):
     first = (out / "cpf" / "latest.csv").stat().st_ino
     second_job = job_of(schedule(node, "cpf"))
     node.wait(second_job)
-    runs = sorted(p for p in (out / "cpf").iterdir() if p.name != "latest.csv")
+    runs = sorted(p for p in (out / "cpf").glob("*.csv") if p.name != "latest.csv")
     assert len(runs) == 2
     assert runs[-1].name.endswith(f"_{second_job}.csv")  # the newest run sorts last
     assert (out / "cpf" / "latest.csv").samefile(runs[-1])

@@ -316,6 +316,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INTERNAL = {
     "FT_DOWNLOAD_SLOT",
     "FT_OAUTH_ENABLED",
+    "CPF_QUOTA_ENABLED",
     "FT_OAUTH_401_RETRIES",
     "CPFFT_RUN_OUTPUT",
     "CPFFT_RESUME_FROM",

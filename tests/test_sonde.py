@@ -15,7 +15,7 @@ from cpfft.sonde import MAX_CALLS
 from tests.fakeapi import profile as profiles
 from tests.fakeapi.cpfdata import INDEX
 from tests.fakeapi.francetravail import CLIENT_SECRET
-from tests.support.crawling import REPO, clean_env, ft_env
+from tests.support.crawling import REPO, clean_env, ft_env, scrapy_command
 from tests.support.formations import keys as cpf_keys
 from tests.support.offers import ids, truth
 
@@ -26,15 +26,8 @@ PROFILES = sorted((REPO / "tests" / "profiles").glob("*.json"))
 
 def run_sonde(tmp_path: Path, env: dict[str, str], *options: str) -> tuple[int, str, str, dict]:
     out = tmp_path / "sonde.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "scrapy", "sonde", "-o", str(out), *options],
-        cwd=tmp_path,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = scrapy_command(tmp_path, "sonde", "-o", str(out), *options, env=clean_env(env),
+                          timeout=120)  # fmt: skip
     profile = json.loads(out.read_text("utf-8")) if out.exists() else {}
     return proc.returncode, proc.stdout, proc.stderr, profile
 

@@ -15,19 +15,12 @@ from cpfft.exporters import XLSX_TRUNCATED, XlsxExporter, neutralise_formula
 from cpfft.items import FORMATION_FIELDS, OFFRE_HEADERS, Formation, Offre, field_types
 from cpfft.run.state import INCOMPLETE
 from tests.support.crawling import ft_env
-from tests.support.feeds import csv_dicts, scrapy_crawl
+from tests.support.feeds import csv_dicts, exported, scrapy_crawl
 
 
 def export(items, *, fields=FORMATION_FIELDS, item_class=Formation, crawler=None, **options):
-    stream = io.BytesIO()
-    exporter = XlsxExporter(
-        stream, fields_to_export=fields, item_class=item_class, crawler=crawler, **options
-    )
-    exporter.start_exporting()
-    for item in items:
-        exporter.export_item(item)
-    exporter.finish_exporting()
-    return stream.getvalue()
+    return exported(XlsxExporter, items, fields=fields, item_class=item_class, crawler=crawler,
+                    **options)  # fmt: skip
 
 
 def sheet(data):

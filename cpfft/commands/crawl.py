@@ -8,10 +8,10 @@ a bad spider argument as a traceback. This one:
   mistake it prints one line, ``cpfft: error: …``, to stderr, appends it to
   ``LOG_FILE`` if one is set (scrapyd gives each job its log file that way, and
   Scrapy's logging has not started yet), and exits with status 2;
-- without ``-O``/``-o``, writes a timestamped file in the query's folder under
-  ``CPFFT_OUTPUT_DIR`` (see :mod:`cpfft.run.output`);
-- with ``-s JOBDIR=…``, resumes an interrupted run of the same command,
-  appending to its output (see :mod:`cpfft.run.resume`);
+- checks there too what the spider decides as it is made (see
+  :mod:`cpfft.run.start`, the same under scrapyd and ``CrawlerProcess``): the
+  timestamped file in the query's folder under ``CPFFT_OUTPUT_DIR`` when there is
+  no ``-O``/``-o``, and the resumption of an interrupted run with ``-s JOBDIR=…``;
 - after the crawl, exits with status 1 unless the run was complete (see
   :mod:`cpfft.run.state`): finish reason ``finished`` and nothing missing.
 
@@ -42,12 +42,11 @@ from scrapy.utils.project import get_project_settings
 
 from cpfft.config import check_common_settings
 from cpfft.errors import ArgumentError, ConfigurationError
-from cpfft.run.output import query_folder, set_aside_name, timestamped_output
 from cpfft.run.report import OUTCOME, quiet_scrapy_logs
-from cpfft.run.resume import RUNNING, Journal, header_of, repair_tail
+from cpfft.run.start import prepare
 
 if TYPE_CHECKING:
-    from scrapy.settings import BaseSettings, Settings
+    from scrapy.settings import BaseSettings
 
 EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
@@ -58,8 +57,6 @@ class UnknownSpiderError(ConfigurationError):
 
 
 class Command(ScrapyCrawlCommand):
-    #: Set by :func:`check_job`: check only, create nothing.
-    dry_run = False
     #: Where the run's timestamped files go (set by :meth:`check`), for :func:`check_job`.
     output_folder: Path | None = None
 
@@ -73,9 +70,7 @@ class Command(ScrapyCrawlCommand):
             return  # Scrapy's run() reports the usage error
         assert self.settings is not None
         try:
-            self.check(
-                args[0], opts.spargs, output_given=bool(opts.output or opts.overwrite_output)
-            )
+            self.check(args[0], opts.spargs)
         except ConfigurationError as exc:
             print(f"cpfft: error: {exc}", file=sys.stderr)
             log_before_start(self.settings, f"cpfft: error: {exc} (nothing was run; exit code 2)")
@@ -89,7 +84,7 @@ class Command(ScrapyCrawlCommand):
             )
             raise
 
-    def check(self, name: str, arguments: dict[str, str], output_given: bool) -> None:
+    def check(self, name: str, arguments: dict[str, str]) -> None:
         assert self.settings is not None
         loader = get_spider_loader(self.settings)
         try:
@@ -101,70 +96,13 @@ class Command(ScrapyCrawlCommand):
         spidercls.update_settings(settings)
         check = getattr(spidercls, "check_configuration", None)
         parsed = check(settings, arguments) if check is not None else {}
-        journal = Journal.of(settings)
-        if not output_given and not self.settings.getdict("FEEDS"):
-            # Scheduled run: a timestamped file under CPFFT_OUTPUT_DIR (see cpfft.run.output),
-            # unless this resumes an interrupted run, which goes on writing its file.
-            path = self.resumed_output(journal, name) or timestamped_output(
-                settings,
-                name,
-                arguments.get("_job"),
-                getattr(spidercls, "output_label", lambda _: None)(parsed),
-                query=query_folder(parsed),
-                create=not self.dry_run,
-            )
-            self.output_folder = path.parent
-            feeds = {str(path): {"format": "csv", "overwrite": True}}
-            for target in (self.settings, settings):
-                target.set("FEEDS", feeds, priority="cmdline")
-                target.set("CPFFT_RUN_OUTPUT", str(path), priority="cmdline")
-        if journal is not None and not self.dry_run:
-            self.begin_journal(journal, name, arguments, settings)
+        if check is not None:
+            # What the spider will decide as it is made (see cpfft.run.start), checked now:
+            # a mistake is one line, before Scrapy starts, and nothing is created.
+            label = spidercls.output_label(parsed)
+            path = prepare(settings, name, arguments, parsed, label, create=False)
+            self.output_folder = path.parent if path is not None else None
         check_common_settings(settings)
-
-    @staticmethod
-    def resumed_output(journal: Journal | None, name: str) -> Path | None:
-        if journal is None or journal.get("status") != RUNNING or journal.get("spider") != name:
-            return None
-        return Path(journal.get("output"))
-
-    def begin_journal(
-        self, journal: Journal, name: str, arguments: dict[str, str], settings: Settings
-    ) -> None:
-        """Record this run in JOBDIR, or set up the resumption of the one recorded there."""
-        assert self.settings is not None
-        feeds = self.settings.getdict("FEEDS")
-        uri, options = next(iter(feeds.items())) if len(feeds) == 1 else ("", {})
-        local = uri.removeprefix("file://")
-        if not local or "://" in local or local == "-":
-            raise ConfigurationError(
-                "-s JOBDIR: resuming needs exactly one local output file (-O file.csv)"
-            )
-        if str(options.get("format", "csv")).lower() != "csv":
-            # A resumed run appends whole rows to the file it finds; only a CSV file can be
-            # checked and cut back to its last whole row, then appended to.
-            raise ConfigurationError(
-                f"-s JOBDIR: resuming works with a CSV output only, not {options.get('format')} "
-                "(-O file.csv); run without JOBDIR for this format"
-            )
-        path = Path(local).absolute()
-        own = {k: v for k, v in arguments.items() if not k.startswith("_")}
-        if not journal.begin(name, own, str(path)):
-            return
-        aside = set_aside_name(path)
-        if not path.exists() and aside.exists():
-            aside.replace(path)  # a stopped scheduled run had set its file aside
-        if not path.exists():
-            return
-        removed = repair_tail(path)
-        if not header_of(path, settings.get("CPFFT_CSV_DELIMITER", ",")):
-            return  # not even a header: start the file again
-        options = {**options, "overwrite": False,
-                   "item_export_kwargs": {"include_headers_line": False}}  # fmt: skip
-        for target in (self.settings, settings):
-            target.set("FEEDS", {uri: options}, priority="cmdline")
-            target.set("CPFFT_RESUME_FROM", str(path), priority="cmdline")
-            target.set("CPFFT_RESUME_REPAIRED", removed, priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -198,7 +136,6 @@ def check_job(argv: list[str]) -> int:
     run, nothing created; one JSON line on stdout (see the module's docstring)."""
     settings = get_project_settings()
     command = Command()
-    command.dry_run = True
     settings.setdict(command.default_settings, priority="command")
     command.settings = settings
     parser = argparse.ArgumentParser(prog="python -m cpfft.commands.crawl", add_help=False)
@@ -208,7 +145,7 @@ def check_job(argv: list[str]) -> int:
         ScrapyCrawlCommand.process_options(command, args, opts)
         if len(args) != 1:
             raise ConfigurationError("give exactly one spider name")
-        command.check(args[0], opts.spargs, output_given=bool(opts.output or opts.overwrite_output))
+        command.check(args[0], opts.spargs)
     except (ConfigurationError, UsageError) as exc:
         # Whether the environment (settings, credentials, output directory) is the cause.
         own = isinstance(exc, ArgumentError | UnknownSpiderError | UsageError)

@@ -20,14 +20,14 @@ from urllib.parse import urlencode
 import scrapy
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from scrapy.settings import SETTINGS_PRIORITIES
 
+from cpfft.commands import quiet_unless_asked
 from cpfft.config import check_base_url, check_common_settings
-from cpfft.cpf.spider import OPENDATASOFT_QUOTA, CpfSpider
+from cpfft.cpf.spider import CpfSpider
 from cpfft.errors import ConfigurationError
 from cpfft.middlewares.retry import JSON_META
 from cpfft.offres.oauth import OAuth2TokenMiddleware
-from cpfft.offres.spider import OAUTH, OffresSpider, check_rate
+from cpfft.offres.spider import OffresSpider, check_rate
 from cpfft.run.contract import describe_failure
 from cpfft.sonde import FT, MAX_CALLS, ODS, SOURCES, Answer, Call, Sonde, Unreachable, report
 
@@ -49,17 +49,11 @@ class SondeSpider(scrapy.Spider):
     name = "sonde"
     custom_settings: ClassVar[dict[str, Any]] = {
         "FT_OAUTH_ENABLED": True,
+        "CPF_QUOTA_ENABLED": True,
         "CONCURRENT_REQUESTS": 1,
         # A probe, not a run: no run summary, no output file.
         "EXTENSIONS": {"cpfft.run.report.RunReport": None},
     }
-
-    @classmethod
-    def update_settings(cls, settings: Any) -> None:
-        super().update_settings(settings)
-        merged = settings.getdict("DOWNLOADER_MIDDLEWARES")
-        merged.update({OAUTH: 650, OPENDATASOFT_QUOTA: 560})
-        settings.set("DOWNLOADER_MIDDLEWARES", merged, priority="spider")
 
     def __init__(self, sonde: Sonde, **kwargs: Any):
         super().__init__(**kwargs)
@@ -154,9 +148,7 @@ class Command(ScrapyCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         assert self.settings is not None
-        # The report is the output: Scrapy's banner only under -L INFO (or -s LOG_LEVEL=…).
-        if self.settings.getpriority("LOG_LEVEL") < SETTINGS_PRIORITIES["cmdline"]:
-            self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+        quiet_unless_asked(self.settings)  # the report is the output
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:

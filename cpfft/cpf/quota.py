@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from cpfft.middlewares.retry import HINT_META
 from cpfft.run.state import is_stopping, stop_crawl
@@ -61,7 +61,12 @@ def describe_wait(seconds: float) -> str:
 
 
 class OpendatasoftQuotaMiddleware:
+    """Listed in the project's settings; on only for the runs that ask for it
+    (``CPF_QUOTA_ENABLED``, set by the cpf spider and the probe)."""
+
     def __init__(self, crawler: Crawler):
+        if not crawler.settings.getbool("CPF_QUOTA_ENABLED"):
+            raise NotConfigured
         self.crawler = crawler
         self.max_wait = crawler.settings.getfloat("CPF_QUOTA_MAX_WAIT", 120.0)
 

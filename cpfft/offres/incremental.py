@@ -40,6 +40,7 @@ from cpfft.items import OFFRE_HEADERS
 from cpfft.offres.search import DETAIL_URL
 from cpfft.run.output import OutputError, changes_file
 from cpfft.run.resume import existing_rows, unguard
+from cpfft.run.rows import rows_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -135,12 +136,17 @@ class QueryState:
         return row is not None and row[0] == updated
 
     def record(self, item: Any) -> None:
-        """Remember an offer written to this run's CSV (an ``item_scraped`` handler)."""
-        if self.db is None or not getattr(item, "id", None):
+        """Remember the offers written to this run's CSV (an ``item_scraped`` handler: an
+        offer, or a batch of them)."""
+        if self.db is None:
             return
-        self.db.execute(
+        self.db.executemany(
             "INSERT OR REPLACE INTO temp.run VALUES (?, ?, ?)",
-            (item.id, item.date_publication, item.date_actualisation),
+            [
+                (row.id, row.date_publication, row.date_actualisation)
+                for row in rows_of(item)
+                if getattr(row, "id", None)
+            ],
         )
 
     def record_file(self, path: Path, delimiter: str) -> None:

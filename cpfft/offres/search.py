@@ -17,6 +17,7 @@ from typing import Any
 from cpfft.errors import shown
 from cpfft.geo import DEPARTEMENTS_BY_CODE, find_departement, find_region
 from cpfft.items import Offre
+from cpfft.offres.bounds import parse_created
 from cpfft.params import Param, choice, integer, listing, single
 
 DETAIL_URL = "https://candidat.francetravail.fr/offres/recherche/detail/{id}"
@@ -238,12 +239,40 @@ def parse_content_range(value: bytes | str | None) -> tuple[int, int, int] | Non
     return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 
 
+def read_page(
+    status: int, data: Any, content_range: bytes | str | None
+) -> tuple[int, list[dict[str, Any]], list[Any], str]:
+    """A search answer → (total, offers, facets, error). ``data``: its JSON ({} for an
+    empty body); ``error``: a 400's message, or an answer that is not a JSON object."""
+    if not isinstance(data, dict):
+        return 0, [], [], "the answer is not a JSON object"
+    if status == 400:
+        return 0, [], [], str(data.get("message") or "HTTP 400")
+    offers = [o for o in data.get("resultats") or [] if isinstance(o, dict)]
+    window = parse_content_range(content_range)
+    # A 204 without the header, or a complete 200 without one: the page is the total.
+    total = window[2] if window is not None else len(offers)
+    return total, offers, data.get("filtresPossibles") or [], ""
+
+
 def parse_api_date(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def api_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stamps(offers: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(id, creation ms) of each offer, in the API's order. An offer without a usable
+    date is left out: if that loses it, the checks report it as missing."""
+    out = []
+    for offer in offers:
+        try:
+            out.append((str(offer["id"]), parse_created(offer["dateCreation"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
 
 
 # ------------------------------------------------------------------ offer → row

@@ -11,6 +11,8 @@ from scrapy.exceptions import CloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from cpfft.run.start import prepare
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -30,8 +32,6 @@ class ApiSpider(scrapy.Spider):
     its default, so that a component never has to guess with ``getattr``; a spider that
     is not an ApiSpider gets these defaults (see :func:`contract`)."""
 
-    #: Downloader middlewares this spider needs, added to the project's ones.
-    middlewares: ClassVar[dict[str, int]] = {}
     #: The item (one CSV row) this spider yields; its KEY identifies a row.
     item_class: ClassVar[type]
     #: True when the run writes only part of a whole extraction on purpose (offres
@@ -58,17 +58,6 @@ class ApiSpider(scrapy.Spider):
                 raise answer.value
 
     @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        if cls.middlewares:
-            # Spider priority: at "project" priority, Scrapy's crawl command would merge
-            # the project's dict back over this one (CrawlerRunner.create_crawler).
-            merged = settings.getdict("DOWNLOADER_MIDDLEWARES")
-            for path, order in cls.middlewares.items():
-                merged.setdefault(path, order)
-            settings.set("DOWNLOADER_MIDDLEWARES", merged, priority="spider")
-
-    @classmethod
     def check_configuration(
         cls, settings: BaseSettings, arguments: dict[str, Any]
     ) -> dict[str, Any]:
@@ -81,6 +70,9 @@ class ApiSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ApiSpider:
         parsed = cls.check_configuration(crawler.settings, kwargs)
+        # The output file and the resumption, decided here (Scrapy applies the settings
+        # after this method), so that scrapy crawl, scrapyd and CrawlerProcess agree.
+        prepare(crawler.settings, cls.name, kwargs, parsed, cls.output_label(parsed), create=True)
         # Only scrapyd's own arguments (_job…) become attributes; the rest are validated.
         scrapyd = {k: v for k, v in kwargs.items() if k.startswith("_")}
         spider = super().from_crawler(crawler, *args, **scrapyd)

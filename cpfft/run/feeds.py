@@ -47,6 +47,7 @@ from cpfft.config import check_xlsx_rows
 from cpfft.errors import ConfigurationError
 from cpfft.exporters import DELIMITERS, XlsxExporter
 from cpfft.run.contract import contract, rows_expected
+from cpfft.run.rows import Rows
 from cpfft.run.state import INCOMPLETE, mark_incomplete, stop_crawl
 
 if TYPE_CHECKING:
@@ -89,6 +90,16 @@ class FeedExporter(ScrapyFeedExporter):
         exporter = super().from_crawler(crawler)
         crawler.signals.connect(exporter.rows_expected, signal=rows_expected)
         return exporter
+
+    def item_scraped(self, item: Any, spider: Spider) -> None:
+        """Write each row of a batch (see :mod:`cpfft.run.rows`) as Scrapy writes an item:
+        item filters, FEED_EXPORT_BATCH_ITEM_COUNT and the files' counts are about rows."""
+        if type(item) is not Rows:
+            super().item_scraped(item, spider)
+            return
+        write = super().item_scraped
+        for row in item.rows:
+            write(row, spider)
 
     # ------------------------------------------------------------ before the crawl
 

@@ -112,6 +112,17 @@ class Journal:
 
     def begin(self, spider: str, arguments: dict[str, str], output: str) -> bool:
         """Start or resume; return True when resuming (raises if the JOBDIR is another run's)."""
+        if self.resumes(spider, arguments, output):
+            return True
+        self.data = {"spider": spider, "arguments": arguments, "output": output,
+                     "status": RUNNING}  # fmt: skip
+        self.save()
+        return False
+
+    def resumes(self, spider: str, arguments: dict[str, str], output: str) -> bool:
+        """Whether this run resumes the one recorded; raises
+        :class:`~cpfft.errors.ConfigurationError` if an unfinished run of another command
+        is recorded. Writes nothing."""
         run = {"spider": spider, "arguments": arguments, "output": output}
         previous = {k: self.data.get(k) for k in run}
         if self.data.get("status") == RUNNING:
@@ -126,8 +137,6 @@ class Journal:
                     "it with the recorded command, or use another JOBDIR"
                 )
             return True
-        self.data = {**run, "status": RUNNING}
-        self.save()
         return False
 
     def finish(self) -> None:

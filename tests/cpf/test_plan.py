@@ -5,19 +5,31 @@ from collections import Counter
 import pytest
 
 from cpfft.cpf.plan import (
+    GROUP_LIMIT,
     GROUP_LIMIT_STEPS,
     Group,
+    GroupLimit,
     Partition,
+    Schema,
     SchemaError,
+    api_message,
+    cut_departements,
+    departement_count,
+    filters,
     is_limit_refusal,
     limit_rule,
     next_group_limit,
+    one_count,
     parse_groups,
     parse_limit_bound,
     parse_metadata,
     plan_partitions,
+    quota_warning,
     quote,
+    refine,
+    split_count,
 )
+from cpfft.items import FORMATION_FIELDS
 from tests.fakeapi.cpfdata import INDEX, CpfDataset, CpfDatasetConfig
 from tests.fakeapi.ods import OdsEmulator
 from tests.fakeapi.odsql import compile_where
@@ -213,3 +225,105 @@ def test_is_limit_refusal():
     assert not is_limit_refusal(500, message)
     assert not is_limit_refusal(400, "ODSQL query is malformed: Unknown field: limits.")
     assert not is_limit_refusal(400, "")
+
+
+# ------------------------------------------------------------------ counts and filters
+
+
+EVERY_FIELD = Schema({f: f for f in FORMATION_FIELDS}, [], [])
+NO_FILTER = {"q": None, "theme": [], "region": [], "departement": [], "type_referentiel": None}
+
+
+def test_filters_as_one_odsql_condition():
+    assert filters(EVERY_FIELD, NO_FILTER, {}) == ""
+    assert filters(EVERY_FIELD, {**NO_FILTER, "q": 'data "x"'}, {}) == 'search("data \\"x\\"")'
+    args = {
+        **NO_FILTER,
+        "theme": ["a", "b"],
+        "region": ["11"],
+        "departement": ["75"],
+        "type_referentiel": "RS",
+    }
+    assert filters(EVERY_FIELD, args, {"a": ("326", "100"), "b": ("326",)}) == (
+        '((code_nsf_1 in ("100", "326") or code_nsf_2 in ("100", "326") or code_nsf_3 in '
+        '("100", "326"))) and (code_region in ("11")) and (code_departement in ("75")) and '
+        '(type_referentiel = "RS")'
+    )
+    renamed = Schema({**EVERY_FIELD.actual, "type_referentiel": "rsrncp"}, [], [])
+    assert filters(renamed, {**NO_FILTER, "type_referentiel": "RS"}, {}) == 'rsrncp = "RS"'
+    without = Schema({f: f for f in FORMATION_FIELDS if f != "code_region"}, [], [])
+    with pytest.raises(SchemaError, match="code_region"):
+        filters(without, {**NO_FILTER, "region": ["11"]}, {})
+
+
+def test_counts_cut_and_split():
+    assert departement_count("dep", "x = 1") == {
+        "select": "dep, count(*) as n",
+        "group_by": "dep",
+        "where": "x = 1",
+    }
+    assert cut_departements(101, 102) is None
+    assert cut_departements(102, 102) == (
+        "row count per département: 102 groups came back, as many as limit=102 allows, so "
+        "some may be missing; nothing was fetched"
+    )
+    groups = [Group("75", 30), Group(None, 20), Group("13", 5)]
+    assert split_count(groups, 30, EVERY_FIELD, "") is None
+    assert split_count(groups, 10, EVERY_FIELD, "q") == {
+        "select": "code_departement, code_nsf_1, count(*) as n",
+        "group_by": "code_departement, code_nsf_1",
+        "where": '(q) and ((code_departement in ("75") or code_departement is null))',
+    }
+    counts = [(("75", "326"), 25), (("75", None), 5), ((None, "100"), 20)]
+    finer, warning = refine(groups, counts, 10, limit=4)
+    assert warning is None
+    assert finer == [
+        Group("13", 5),
+        Group("75", 25, nsf="326", by_nsf=True),
+        Group("75", 5, nsf=None, by_nsf=True),
+        Group(None, 20, nsf="100", by_nsf=True),
+    ]
+    same, warning = refine(groups, counts, 10, limit=3)
+    assert same == groups
+    assert warning == (
+        "the count per département and NSF code gave 3 groups, as many as limit=3 allows, "
+        "so it may be cut: départements 75, sans département are exported whole, not split "
+        "by NSF code"
+    )
+
+
+def test_one_count_quota_warning_and_api_message():
+    assert one_count({"results": [{"n": 7}]}) == 7
+    with pytest.raises(ValueError, match="not enough values"):
+        one_count({"results": []})
+    assert quota_warning(None, 3) is None
+    assert quota_warning(3, 3) is None
+    assert quota_warning(2, 3) == (
+        "Only 2 API calls left in today's quota for 3 exports: the run may stop early"
+    )
+    assert api_message(b'{"error_code": "ODSQLError", "message": "bad"}') == ("ODSQLError", "bad")
+    assert api_message(b"[1]") == ("", "")
+    assert api_message(b"<html>") == ("", "")
+
+
+def test_group_limit_shrinks_on_refusals_and_says_so_once():
+    limits = GroupLimit()
+    assert limits.current == GROUP_LIMIT
+    assert limits.accepted(GROUP_LIMIT) is None  # nothing refused: nothing to say
+    query = b'{"error_code": "ODSQLError", "message": "limit is wrong"}'
+    assert limits.smaller(GROUP_LIMIT, 400, query) is None  # the query, not the limit
+    assert limits.smaller(GROUP_LIMIT, 500, b'{"message": "limit"}') is None
+    refusal = b'{"error_code": "InvalidRESTParameterError", "message": "-1 <= limit < 15000"}'
+    assert limits.smaller(GROUP_LIMIT, 400, refusal) == (14_999, "-1 <= limit < 15000")
+    assert limits.current == 14_999
+    assert limits.smaller(14_999, 400, b'{"message": "limit too big"}') == (10_000, "limit too big")
+    assert limits.tried() == "20000, 14999"
+    assert limits.accepted(10_000) == (
+        "The portal refused group_by limit=20000 (-1 <= limit < 15000); limit=10000 accepted "
+        "and used for every count by group"
+    )
+    assert limits.accepted(10_000) is None
+    last = GroupLimit(1_000)
+    assert last.smaller(1_000, 400, b'{"message": "bad limit"}') is None  # none smaller left
+    assert last.tried() == "1000"
+    assert GroupLimit(5).smaller(5, 400, b"") is None  # no message: not about the limit

@@ -25,7 +25,7 @@ class FakeEngine:
 
 @pytest.fixture
 def mw():
-    crawler = get_crawler(settings_dict={"CPF_QUOTA_MAX_WAIT": 60})
+    crawler = get_crawler(settings_dict={"CPF_QUOTA_ENABLED": True, "CPF_QUOTA_MAX_WAIT": 60})
     crawler.spider = crawler._create_spider("cpf")
     crawler.stats = MemoryStatsCollector(crawler)
     crawler.engine = FakeEngine()

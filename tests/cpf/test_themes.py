@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 from scrapy.settings import Settings
 
-from cpfft.cpf.spider import cpf_params, themes_from
+from cpfft.cpf.plan import cpf_params, themes_from
 from cpfft.cpf.themes import (
     DOMAINS,
     GROUPS,

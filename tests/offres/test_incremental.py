@@ -128,7 +128,10 @@ def evolve(api, **wanted):
 
 
 def run_files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name[0].isdigit())
+    # The runs' CSV files (not their .datapackage.json descriptors).
+    return sorted(
+        p.name for p in folder.iterdir() if p.name[0].isdigit() and p.name.endswith(".csv")
+    )
 
 
 def csv_ids(path: Path) -> list[str]:

@@ -10,6 +10,8 @@ from cpfft.offres.search import (
     departement_of,
     offre_from_api,
     parse_content_range,
+    read_page,
+    stamps,
 )
 from cpfft.params import parse_arguments
 
@@ -140,3 +142,36 @@ def test_offre_mapping():
     assert (offre.origine, offre.partenaire) == ("Partenaire", "EXEMPLEJOBS, AUTRE")
     empty = offre_from_api({"id": "1234567", "origineOffre": {"origine": "1"}, "salaire": {}})
     assert (empty.origine, empty.salaire, empty.entreprise) == ("France Travail", None, None)
+
+
+def test_read_page_total_offers_facets_or_the_error():
+    offers = [{"id": "1"}, "not an offer", {"id": "2"}]
+    facets = [{"filtre": "typeContrat", "agregation": []}]
+    data = {"resultats": offers, "filtresPossibles": facets}
+    assert read_page(206, data, b"offres 0-149/1247") == (
+        1247,
+        [{"id": "1"}, {"id": "2"}],
+        facets,
+        "",
+    )
+    # Without the header (a 204, or a complete 200), the page is the total.
+    assert read_page(200, {"resultats": offers}, None) == (2, [{"id": "1"}, {"id": "2"}], [], "")
+    assert read_page(204, {}, None) == (0, [], [], "")
+    assert read_page(204, {}, "*/0") == (0, [], [], "")
+    message = "La position de début doit être inférieure ou égale à 1000."
+    assert read_page(400, {"message": message}, None) == (0, [], [], message)
+    assert read_page(400, {}, None) == (0, [], [], "HTTP 400")
+    assert read_page(200, ["resultats"], None) == (0, [], [], "the answer is not a JSON object")
+
+
+def test_stamps_keep_the_api_order_and_leave_out_offers_without_a_usable_date():
+    offers = [
+        {"id": "B", "dateCreation": "2026-11-29T09:12:44.123Z"},
+        {"id": "A"},
+        {"id": 7, "dateCreation": "2026-11-29T09:12:44Z"},
+        {"id": "C", "dateCreation": "yesterday"},
+        {"dateCreation": "2026-11-29T09:12:44Z"},
+        {"id": "D", "dateCreation": None},
+    ]
+    second = 1_795_943_564  # 2026-11-29T09:12:44Z
+    assert stamps(offers) == [("B", second * 1000 + 123), ("7", second * 1000)]

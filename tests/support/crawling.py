@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,3 +101,19 @@ def clean_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
         else:
             env[key] = value
     return env
+
+
+def scrapy_command(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """``scrapy <args>`` in ``cwd`` as a user runs it → CompletedProcess (text). ``env``
+    is the whole environment (default: :func:`clean_env`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        cwd=cwd,
+        env=clean_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

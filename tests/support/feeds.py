@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from cpfft.exporters import format_float, neutralise_formula
-from tests.support.crawling import BOM, clean_env
+from tests.support.crawling import BOM, clean_env, scrapy_command
 
 
 def as_csv_cell(value: object) -> str:
@@ -37,15 +35,7 @@ class Run:
 
 def scrapy_crawl(cwd: Path, spider: str, *options: str, env: dict[str, str] | None = None) -> Run:
     """``scrapy crawl <spider> <options>`` in ``cwd``, e.g. ``"-O", "a.csv", "-o", "b.json"``."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", spider, *options],
-        cwd=cwd,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    proc = scrapy_command(cwd, "crawl", spider, *options, env=clean_env(env))
     return Run(proc.returncode, proc.stderr, cwd)
 
 
@@ -55,3 +45,17 @@ def csv_dicts(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
     assert data.count(BOM) == 1
     rows = list(csv.reader(io.StringIO(data[3:].decode(), newline=""), delimiter=delimiter))
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def exported(exporter_class: type, items, *, fields=None, item_class=None, crawler=None,
+             **options) -> bytes:  # fmt: skip
+    """The bytes ``exporter_class`` writes for ``items``, run as Scrapy's feed exports do."""
+    stream = io.BytesIO()
+    exporter = exporter_class(
+        stream, fields_to_export=fields, item_class=item_class, crawler=crawler, **options
+    )
+    exporter.start_exporting()
+    for item in items:
+        exporter.export_item(item)
+    exporter.finish_exporting()
+    return stream.getvalue()

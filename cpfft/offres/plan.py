@@ -1,0 +1,227 @@
+"""What an offres run fetches, stage by stage. Pure: no Scrapy, no I/O.
+
+1. ``t0``: one second before the run starts (a resumed run keeps the first attempt's,
+   so that it plans the same windows). With ``-a depuis=dernier``, the creation-date
+   window starts at the last complete run's ``t0`` minus the overlap.
+2. Page 0 of the whole query, newest first. If it holds every offer, it is written and
+   nothing is left to prove.
+3. Otherwise, a run cut short on purpose (``max_offers``) starts the cursor at once,
+   reading bounds as UTC: a sample proves nothing and needs no calibration. Every other
+   run is first **calibrated** (:mod:`cpfft.offres.calibration`), probe after probe.
+4. The **cursor** (:mod:`cpfft.offres.cursor`) starts from the bounds the calibration
+   measured; from there on it decides every fetch.
+
+The spider turns each :class:`~cpfft.offres.calibration.Probe` and
+:class:`~cpfft.offres.cursor.Fetch` into a request (with :meth:`Plan.params`) and
+hands each answer back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from cpfft.offres.bounds import Reading, utc_text
+from cpfft.offres.calibration import Calibration, Probe, Seen, cap_from_message
+from cpfft.offres.cursor import TOP, WINDOW, CursorPlanner, Fetch
+from cpfft.offres.search import parse_api_date
+
+#: Page 0 of the whole query (the first request of every run).
+WHOLE_FIRST = Fetch(TOP, 0, WINDOW - 1, 100, "first")
+SAMPLE_CAP = 3000  # the window cap assumed by a sample, which is not calibrated
+DAY = 86_400
+
+
+def start_t0(now: int, resumed: str | None) -> tuple[str, int]:
+    """The run's ``t0`` as the API writes it and as an epoch second, from ``now``
+    (epoch second): one second before, so that no offer published from now on falls
+    inside a window; a resumed run keeps the first attempt's (``resumed``)."""
+    text = resumed or utc_text(now - 1)
+    return text, int(parse_api_date(text).timestamp())
+
+
+def sort_warning(sort: str | None) -> str | None:
+    """The warning for a ``-a sort`` the run cannot follow (offers come newest first)."""
+    if sort in (None, "1"):
+        return None
+    return f"-a sort={sort} ignored: offers are fetched newest first (sort=1)"
+
+
+def depuis_start(last_t0: str | None, overlap: int) -> tuple[int | None, int, str]:
+    """``-a depuis=dernier``: the epoch second the creation-date window starts at (None:
+    no complete run of this query yet, so the whole query), the log level and the line
+    that says so. ``last_t0``: the last complete run's ``t0``."""
+    if last_t0 is None:
+        return None, logging.WARNING, (
+            "-a depuis=dernier: no complete run of this query yet, so this run extracts "
+            "every matching offer"
+        )  # fmt: skip
+    since = int((parse_api_date(last_t0) - timedelta(seconds=overlap)).timestamp())
+    return since, logging.INFO, (
+        f"-a depuis=dernier: offers created since {utc_text(since)} (last complete run of "
+        f"this query, minus {overlap} s for offers indexed late)"
+    )  # fmt: skip
+
+
+def first_page_failed(reason: str) -> str:
+    """Why the run has nothing: its first call failed."""
+    return f"the first page of the query failed: {reason}"
+
+
+@dataclass
+class Calibrated:
+    """The end of the calibration: the reading the cursor starts with, the log line that
+    says what was measured (a warning when nothing was), and the stats to set."""
+
+    reading: Reading
+    cap: int
+    failed: bool
+    message: str
+    stats: dict[str, object]
+
+
+@dataclass
+class Plan:
+    """One run of a query: ``base``, its API parameters without the creation-date
+    bounds the user gave (``user_low``, ``user_high``); ``oldest``, a lower bound far in
+    the past; ``max_offers``, the size of a sample (None: every offer)."""
+
+    base: dict[str, str]
+    user_low: str | None = None
+    user_high: str | None = None
+    oldest: str = ""
+    max_offers: int | None = None
+    t0: int = 0  # epoch second: no offer created later is part of this run
+    since: int | None = None  # -a depuis=dernier: epoch second the window starts at
+    whole: dict[str, str] = field(default_factory=dict)  # the whole query's date bounds
+    calibration: Calibration | None = None
+    steps: Generator[Probe, Seen, None] | None = None
+    planner: CursorPlanner | None = None
+    written: set[object] = field(default_factory=set)  # ids of a sample written so far
+
+    @property
+    def incremental(self) -> bool:
+        """True when the run writes only the offers created since the last one."""
+        return self.since is not None
+
+    # ------------------------------------------------------------ requests
+
+    def first(self) -> Fetch:
+        """Page 0 of the whole query: within the user's bounds, or since the last run."""
+        whole = {}
+        if self.since is not None:
+            whole = {"minCreationDate": utc_text(self.since),
+                     "maxCreationDate": utc_text(self.t0 + DAY)}  # fmt: skip
+        if self.user_low:
+            whole = {"minCreationDate": self.user_low, "maxCreationDate": self.user_high}
+        self.whole = whole
+        return WHOLE_FIRST
+
+    def params(self, step: Fetch | Probe) -> dict[str, str]:
+        """The query parameters of a request, newest first (``sort=1``)."""
+        if isinstance(step, Probe):
+            return {**step.params, "sort": "1"}
+        if step.purpose == "first":
+            return {**self.base, **self.whole, "sort": "1", "range": "0-149"}
+        assert self.planner is not None
+        return self.planner.params(step)
+
+    # ------------------------------------------------------------ page 0
+
+    def expected(self, total: int) -> int:
+        """Offers the run writes, page 0 of the whole query counting ``total``."""
+        return total if self.max_offers is None else min(total, self.max_offers)
+
+    def after_first(self) -> list[Fetch | Probe]:
+        """Page 0 did not hold the whole query: the sample's cursor, or the calibration."""
+        if self.max_offers is not None:
+            return [*self.start_cursor(Reading(), SAMPLE_CAP)]
+        self.calibration = Calibration(self.t0 * 1000, self.oldest)
+        self.steps = self.calibration.steps()
+        return [next(self.steps)]
+
+    # ------------------------------------------------------------ calibration
+
+    def next_probe(self, seen: Seen) -> Probe | None:
+        """What a probe answered → the next probe; None when the calibration is done."""
+        assert self.steps is not None
+        try:
+            return self.steps.send(seen)
+        except StopIteration:
+            return None
+
+    def calibration_failed(self, reason: str) -> None:
+        """A probe failed: the cursor goes on with what is known, the checks tell."""
+        assert self.calibration is not None
+        self.calibration.failure = f"a calibration call failed: {reason}"
+        self.calibration.reading = None
+
+    def calibrated(self) -> Calibrated:
+        calibration = self.calibration
+        assert calibration is not None
+        reading = calibration.reading
+        if reading is None:
+            reading = Reading()
+            message = (
+                f"Calibration: {calibration.failure}; assuming {reading.describe()} "
+                "(the checks will tell)"
+            )
+        else:
+            message = f"Calibration ({calibration.calls} calls): {'; '.join(calibration.notes)}"
+        stats = {
+            "cpfft/calibration/calls": calibration.calls,
+            "cpfft/calibration/reading": reading.describe(),
+            "cpfft/calibration/window_cap": calibration.cap,
+        }
+        return Calibrated(reading, calibration.cap, calibration.reading is None, message, stats)
+
+    # ------------------------------------------------------------ the cursor
+
+    def start_cursor(self, reading: Reading, cap: int) -> list[Fetch]:
+        """The cursor over ``[low, t0]`` as ``reading`` writes bounds; its first fetches."""
+        low = self.user_low or self.oldest
+        if self.since is not None:  # the whole query, now written as the API reads bounds
+            low = reading.encode_min(self.since)
+            self.whole = {"minCreationDate": low,
+                          "maxCreationDate": reading.encode_max(self.t0 + DAY)}  # fmt: skip
+        high = reading.encode_max(self.t0)
+        top_check = True
+        if self.user_high and reading.decode(self.user_high) <= self.t0 * 1000:
+            high, top_check = self.user_high, False  # window 1 is the whole query
+        self.planner = CursorPlanner(reading, low, high, cap=cap, base=self.base,
+                                     whole=self.whole, top_check=top_check,
+                                     budget=self.max_offers)  # fmt: skip
+        return self.planner.start()
+
+    def refused(self, fetch: Fetch, status: int, error: str) -> tuple[int | None, list[Fetch]]:
+        """A cursor fetch answered with an error. A 400 that names a lower window cap →
+        that cap, and the fetches of the smaller windows; else the fetch failed (None)."""
+        assert self.planner is not None
+        cap = cap_from_message(error) if status == 400 else None
+        if cap is None:
+            self.planner.failure(fetch, f"HTTP {status}: {error}")
+            return None, []
+        return cap, self.planner.lower_cap(cap)
+
+    def admits(self, offer_id: object) -> bool:
+        """Whether a sample still takes this offer (an offer already written is taken
+        again: the output drops the duplicate). Every offer when there is no sample."""
+        if self.max_offers is None:
+            return True
+        if offer_id not in self.written and len(self.written) >= self.max_offers:
+            return False
+        self.written.add(offer_id)
+        return True
+
+    def notes(self) -> list[str]:
+        """The cursor's decisions worth a log line, since the last call."""
+        if self.planner is None:
+            return []
+        notes = list(self.planner.notes)
+        self.planner.notes.clear()
+        return notes
+
+    def unfinished(self) -> list[str]:
+        return [] if self.planner is None else self.planner.unfinished()
