@@ -1,19 +1,20 @@
-"""Benchmark: the xlsx exporter on a whole synthetic catalogue — time and peak memory.
+"""Benchmark: the xlsx and Parquet exporters on a whole synthetic catalogue — time and memory.
 
 Generates the emulator's catalogue (tests/fakeapi/cpfdata.py), cleans each row
 as the crawl does (cpfft.pipelines.CleanPipeline) and exports it through
-cpfft's feed exporter, once as CSV and once as xlsx, each in its own process.
-Memory must not grow with the number of rows: the xlsx exporter keeps one row
-in memory (XlsxWriter's constant-memory mode), so it is measured for two
-catalogue sizes.
+cpfft's feed exporter, once as CSV, once as xlsx and once as Parquet, each in
+its own process. Memory must not grow with the number of rows: the xlsx
+exporter keeps one row in memory (XlsxWriter's constant-memory mode), the
+Parquet one a row group (cpfft.parquet.ROW_GROUP_ROWS rows), so both are
+measured for two catalogue sizes.
 
     python bench/xlsx_bench.py                 # 50 000 and 200 000 rows
-    python bench/xlsx_bench.py --rows 200000
+    python bench/xlsx_bench.py --rows 200000 --format parquet
 
-Per run: peak RSS of the process (``ru_maxrss``), RSS once the rows are
-generated (what the synthetic data costs, before any export), the difference
-(what exporting costs), the exporter's own time (cleaning and generation left
-out), and the file's size.
+Per run: peak RSS of the process (``ru_maxrss``), what loading the format's
+library costs (XlsxWriter; pyarrow), RSS once the rows are generated and the
+library loaded (before any export), the difference (what exporting the rows costs), the exporter's own
+time (cleaning and generation left out), and the file's size.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+FORMATS = ("csv", "xlsx", "parquet")
 
 
 def rss_mb() -> float:
@@ -39,12 +41,21 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def load_library(fmt: str) -> None:
+    """Load what the exporter imports when it starts (a fixed cost, whatever the rows)."""
+    if fmt == "xlsx":
+        import xlsxwriter  # noqa: F401
+    elif fmt == "parquet":
+        import pyarrow.parquet  # noqa: F401
+
+
 def child(rows: int, fmt: str, output: Path) -> dict:
     sys.path.insert(0, str(REPO))
     from scrapy.utils.test import get_crawler
 
     from cpfft.exporters import CsvExporter, XlsxExporter
     from cpfft.items import FORMATION_FIELDS, Formation
+    from cpfft.parquet import ParquetExporter
     from cpfft.pipelines import CleanPipeline
     from tests.fakeapi.cpfdata import FIELDS, CpfDataset, CpfDatasetConfig
 
@@ -52,15 +63,22 @@ def child(rows: int, fmt: str, output: Path) -> dict:
     crawler = get_crawler(settings_dict={"CPFFT_XLSX_MAX_ROWS": 1_048_576})
     crawler.stats.open_spider()
     clean = CleanPipeline(crawler)
+    before_library = rss_mb()
+    load_library(fmt)
     baseline = rss_mb()
-    exporter_cls = XlsxExporter if fmt == "xlsx" else CsvExporter
+    exporter_cls = {"xlsx": XlsxExporter, "parquet": ParquetExporter}.get(fmt, CsvExporter)
     spent = 0.0
     with output.open("wb") as file:
         stream = io.BufferedWriter(file) if fmt == "csv" else file
         started = time.perf_counter()
-        exporter = exporter_cls.from_crawler(
-            crawler, stream, fields_to_export=FORMATION_FIELDS, encoding="utf-8"
-        )
+        if fmt == "parquet":  # typed from the item class, as in a crawl of the cpf spider
+            exporter = ParquetExporter(
+                stream, item_class=Formation, crawler=crawler, fields_to_export=FORMATION_FIELDS
+            )
+        else:
+            exporter = exporter_cls.from_crawler(
+                crawler, stream, fields_to_export=FORMATION_FIELDS, encoding="utf-8"
+            )
         exporter.start_exporting()
         spent += time.perf_counter() - started
         for row in dataset.rows:
@@ -79,6 +97,7 @@ def child(rows: int, fmt: str, output: Path) -> dict:
         "seconds": spent,
         "peak_mb": peak,
         "baseline_mb": baseline,
+        "library_mb": baseline - before_library,
         "size_mb": output.stat().st_size / 1e6,
     }
 
@@ -86,6 +105,8 @@ def child(rows: int, fmt: str, output: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, action="append", help="catalogue size (repeatable)")
+    parser.add_argument("--format", action="append", choices=FORMATS,
+                        help="only this format (repeatable; default: all)")  # fmt: skip
     parser.add_argument("--child", nargs=3, metavar=("ROWS", "FORMAT", "OUTPUT"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
@@ -96,19 +117,20 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as workdir:
         for rows in args.rows or [50_000, 200_000]:
-            for fmt in ("csv", "xlsx"):
+            for fmt in args.format or FORMATS:
                 output = Path(workdir) / f"formations_{rows}.{fmt}"
                 cmd = [sys.executable, __file__, "--child", str(rows), fmt, str(output)]
                 done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
                 results.append(json.loads(done.stdout.splitlines()[-1]))
                 output.unlink()
-    print("| rows | format | exporter time | time per 1 000 rows | peak RSS | RSS before "
-          "export (data) | export's share | file size |")  # fmt: skip
-    print("|" + "---|" * 8)
+    print("| rows | format | exporter time | time per 1 000 rows | peak RSS | library "
+          "loaded | RSS before export (data + library) | export's share | file size |")  # fmt: skip
+    print("|" + "---|" * 9)
     for r in results:
         print(
             f"| {r['rows']:,} | {r['format']} | {r['seconds']:.1f} s "
             f"| {r['seconds'] / r['rows'] * 1000:.3f} s | {r['peak_mb']:.0f} MB "
+            f"| {r['library_mb']:+.0f} MB "
             f"| {r['baseline_mb']:.0f} MB | {r['peak_mb'] - r['baseline_mb']:+.0f} MB "
             f"| {r['size_mb']:.0f} MB |"
         )

@@ -398,8 +398,12 @@ def check_common_settings(settings: BaseSettings) -> None:
         raise ConfigurationError(dotenv_error)
     for spec in SETTINGS:
         check_setting(settings, spec)
-    for uri in settings.getdict("FEEDS"):
+    for uri, options in settings.getdict("FEEDS").items():
         _check_output_path(str(uri))
+        if isinstance(options, dict) and str(options.get("format", "")).lower() == "parquet":
+            from cpfft.parquet import require_pyarrow  # imports pyarrow only to check it
+
+            require_pyarrow(f"output {shown(str(uri), 120)}")
 
 
 def check_setting(settings: BaseSettings, spec: Setting) -> None:

@@ -7,6 +7,13 @@ and exit with status 2. :func:`shown` is how a user's value is quoted in such a 
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
+#: How to install the optional analysis dependencies (pyarrow for Parquet, duckdb for the
+#: warehouse and the report): the main install stays light without them.
+ANALYSIS_EXTRA = "pip install -e '.[analyse]'"
+
 
 class ConfigurationError(Exception):
     """A user mistake in an argument or a setting; ``str()`` is one line."""
@@ -27,3 +34,14 @@ def shown(value: str, limit: int = 60) -> str:
     text = repr(value)
     # Escapes (\x00, \U000e0001…) can make the quoted text up to 10 times longer.
     return text if len(text) <= 2 * limit else text[: 2 * limit] + "…"
+
+
+def analysis_module(name: str, what: str) -> ModuleType:
+    """Import the optional analysis dependency ``name`` for ``what`` (a command, an output),
+    or raise ConfigurationError saying how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ConfigurationError(
+            f"{what} needs the analysis extra ({name}): {ANALYSIS_EXTRA}"
+        ) from None

@@ -1,7 +1,8 @@
 """Feed exporters: CSV for Excel, pandas and dashboards; XML; typed Excel workbooks.
 
 Every format Scrapy offers gives a valid file; JSON and JSON Lines are Scrapy's
-own exporters, in UTF-8 (``FEED_EXPORT_ENCODING``). The ones here:
+own exporters, in UTF-8 (``FEED_EXPORT_ENCODING``); typed Parquet files for
+analysis tools are written by :mod:`cpfft.parquet`. The ones here:
 
 :class:`CsvExporter`
     Scrapy's CSV exporter writes nothing for a run without items and lets cells

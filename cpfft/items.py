@@ -1,14 +1,14 @@
 """Output rows. One dataclass per output file; field declaration order is the column order.
 
-Each field is declared with one of the helpers below, which record two things in
+Each field is declared with one of the helpers below, which record three things in
 its metadata, the single source of truth for every output format:
 
 ``kind``
     how the cleaning pipeline normalises the raw API value (see
     :data:`cpfft.cleaning.CLEANERS` and :func:`cpfft.cleaning.clean_number`).
 ``type``
-    what the cleaned value *is*, for typed outputs (xlsx cells today; Parquet
-    and data-package schemas can read the same list, see :func:`field_types`):
+    what the cleaned value *is*, for typed outputs (xlsx cells, Parquet columns,
+    the Table Schema of the data-package descriptors; see :func:`field_types`):
 
     ============  ==========================================================
     ``text``      free text (one line, or several for long texts)
@@ -32,6 +32,11 @@ helper             kind         type
 :func:`timestamp`  date         datetime
 =================  ===========  ===========
 
+``description``
+    what the column holds, in French (the helper's argument): the descriptors'
+    field descriptions and the README's data dictionary are built from it
+    (:func:`field_descriptions`, :mod:`cpfft.datapackage`).
+
 ``text`` cleaning makes one line, whitespace collapsed and HTML decoded;
 ``longtext`` turns HTML into readable plain text, one paragraph or list item
 per line; ``int``/``float`` parse numbers (French comma accepted).
@@ -46,37 +51,38 @@ from typing import Any, ClassVar
 TYPES = ("text", "code", "int", "float", "date", "datetime")
 
 
-def _f(kind: str, type_: str) -> Any:
+def _f(kind: str, type_: str, description: str) -> Any:
     assert type_ in TYPES
-    return field(default=None, metadata={"kind": kind, "type": type_})
+    assert description, "every column has its French description"
+    return field(default=None, metadata={"kind": kind, "type": type_, "description": description})
 
 
-def text() -> Any:
-    return _f("text", "text")
+def text(description: str) -> Any:
+    return _f("text", "text", description)
 
 
-def longtext() -> Any:
-    return _f("longtext", "text")
+def longtext(description: str) -> Any:
+    return _f("longtext", "text", description)
 
 
-def code() -> Any:
-    return _f("code", "code")
+def code(description: str) -> Any:
+    return _f("code", "code", description)
 
 
-def integer() -> Any:
-    return _f("int", "int")
+def integer(description: str) -> Any:
+    return _f("int", "int", description)
 
 
-def number() -> Any:
-    return _f("float", "float")
+def number(description: str) -> Any:
+    return _f("float", "float", description)
 
 
-def date() -> Any:
-    return _f("date", "date")
+def date(description: str) -> Any:
+    return _f("date", "date", description)
 
 
-def timestamp() -> Any:
-    return _f("date", "datetime")
+def timestamp(description: str) -> Any:
+    return _f("date", "datetime", description)
 
 
 @dataclass(slots=True)
@@ -90,53 +96,87 @@ class Formation:
 
     KEY: ClassVar[tuple[str, ...]] = ("numero_formation", "code_departement")
 
-    date_extract: str | None = date()
-    nom_of: str | None = text()
-    nom_departement: str | None = text()
-    nom_region: str | None = text()
-    type_referentiel: str | None = code()
-    code_inventaire: str | None = code()
-    code_rncp: str | None = code()
-    intitule_certification: str | None = text()
-    libelle_niveau_sortie_formation: str | None = text()
-    code_formacode_1: str | None = code()
-    code_formacode_2: str | None = code()
-    code_formacode_3: str | None = code()
-    code_formacode_4: str | None = code()
-    code_formacode_5: str | None = code()
-    libelle_code_formacode_principal: str | None = text()
-    code_rome_1: str | None = code()
-    code_rome_2: str | None = code()
-    code_rome_3: str | None = code()
-    code_rome_4: str | None = code()
-    code_rome_5: str | None = code()
-    libelle_nsf_1: str | None = text()
-    libelle_nsf_2: str | None = text()
-    libelle_nsf_3: str | None = text()
-    code_nsf_1: str | None = code()
-    code_nsf_2: str | None = code()
-    code_nsf_3: str | None = code()
-    code_certifinfo: str | None = code()
-    siret: str | None = code()
-    numero_formation: str | None = code()
-    intitule_formation: str | None = text()
-    points_forts: str | None = longtext()
-    objectif_formation: str | None = longtext()
-    contenu_formation: str | None = longtext()
-    resultats_attendus_formation: str | None = longtext()
-    nb_action: int | float | None = integer()
-    nb_session_active: int | float | None = integer()
-    nb_session_a_distance: int | float | None = integer()
-    nombre_heures_total_min: int | float | None = integer()
-    nombre_heures_total_max: int | float | None = integer()
-    nombre_heures_total_mean: float | None = number()
-    frais_ttc_tot_min: float | None = number()
-    frais_ttc_tot_max: float | None = number()
-    frais_ttc_tot_mean: float | None = number()
-    code_departement: str | None = code()
-    code_region: str | None = code()
-    nbaction_nbheures: int | float | None = integer()
-    coderegion_export: str | None = code()
+    date_extract: str | None = date(
+        "Date de l'extraction du catalogue par la Caisse des Dépôts (la même pour toutes les lignes)"
+    )
+    nom_of: str | None = text(
+        "Nom de l'organisme de formation (sa désignation si elle est renseignée, sinon sa raison sociale)"
+    )
+    nom_departement: str | None = text("Nom du département du lieu de formation")
+    nom_region: str | None = text("Nom de la région du lieu de formation")
+    type_referentiel: str | None = code(
+        "Répertoire de la certification : RS (répertoire spécifique) ou RNCP"
+    )
+    code_inventaire: str | None = code(
+        "Code de la certification au répertoire spécifique (RS) ; -1 pour une certification RNCP"
+    )
+    code_rncp: str | None = code("Code de la certification au RNCP ; -1 pour une certification RS")
+    intitule_certification: str | None = text("Intitulé de la certification préparée")
+    libelle_niveau_sortie_formation: str | None = text("Niveau de sortie de la formation")
+    code_formacode_1: str | None = code("Code Formacode principal du domaine de formation")
+    code_formacode_2: str | None = code("Deuxième code Formacode")
+    code_formacode_3: str | None = code("Troisième code Formacode")
+    code_formacode_4: str | None = code("Quatrième code Formacode")
+    code_formacode_5: str | None = code("Cinquième code Formacode")
+    libelle_code_formacode_principal: str | None = text("Libellé du code Formacode principal")
+    code_rome_1: str | None = code("Premier code ROME (métier) visé par la formation")
+    code_rome_2: str | None = code("Deuxième code ROME visé")
+    code_rome_3: str | None = code("Troisième code ROME visé")
+    code_rome_4: str | None = code("Quatrième code ROME visé")
+    code_rome_5: str | None = code("Cinquième code ROME visé")
+    libelle_nsf_1: str | None = text("Libellé de la spécialité de formation NSF principale")
+    libelle_nsf_2: str | None = text("Libellé de la deuxième spécialité NSF")
+    libelle_nsf_3: str | None = text("Libellé de la troisième spécialité NSF")
+    code_nsf_1: str | None = code(
+        "Code de la spécialité de formation NSF principale (3 caractères)"
+    )
+    code_nsf_2: str | None = code("Code de la deuxième spécialité NSF")
+    code_nsf_3: str | None = code("Code de la troisième spécialité NSF")
+    code_certifinfo: str | None = code("Code Certif Info de la certification ; -1 s'il est inconnu")
+    siret: str | None = code("SIRET (14 chiffres) de l'organisme de formation")
+    numero_formation: str | None = code(
+        "Identifiant de la formation (SIRET de l'organisme, puis numéro de l'offre)"
+    )
+    intitule_formation: str | None = text("Intitulé de la formation donné par l'organisme")
+    points_forts: str | None = longtext(
+        "Points forts de la formation (texte, HTML converti, un paragraphe par ligne)"
+    )
+    objectif_formation: str | None = longtext(
+        "Objectifs de la formation (texte, un paragraphe par ligne)"
+    )
+    contenu_formation: str | None = longtext(
+        "Contenu ou programme de la formation (texte, un paragraphe par ligne)"
+    )
+    resultats_attendus_formation: str | None = longtext(
+        "Résultats attendus de la formation (texte, un paragraphe par ligne)"
+    )
+    nb_action: int | float | None = integer(
+        "Nombre d'actions de formation distinctes dans ce département"
+    )
+    nb_session_active: int | float | None = integer("Nombre de sessions actives")
+    nb_session_a_distance: int | float | None = integer(
+        "Nombre de sessions ouvertes qui se suivent à distance"
+    )
+    nombre_heures_total_min: int | float | None = integer(
+        "Durée totale la plus courte parmi les actions, en heures"
+    )
+    nombre_heures_total_max: int | float | None = integer(
+        "Durée totale la plus longue parmi les actions, en heures"
+    )
+    nombre_heures_total_mean: float | None = number("Durée totale moyenne des actions, en heures")
+    frais_ttc_tot_min: float | None = number("Prix TTC le plus bas parmi les actions, en euros")
+    frais_ttc_tot_max: float | None = number("Prix TTC le plus haut parmi les actions, en euros")
+    frais_ttc_tot_mean: float | None = number("Prix TTC moyen des actions, en euros")
+    code_departement: str | None = code(
+        "Code INSEE du département du lieu de formation (01, 2A, 971…)"
+    )
+    code_region: str | None = code("Code INSEE de la région du lieu de formation (11, 84…)")
+    nbaction_nbheures: int | float | None = integer(
+        "Volume horaire total proposé : somme des heures des actions, en heures"
+    )
+    coderegion_export: str | None = code(
+        "Code INSEE de la région du lieu de formation, tel que l'export le donne"
+    )
 
 
 @dataclass(slots=True)
@@ -150,31 +190,39 @@ class Offre:
 
     KEY: ClassVar[tuple[str, ...]] = ("id",)
 
-    intitule: str | None = text()
-    lieu: str | None = text()
-    entreprise: str | None = text()
-    date_publication: str | None = timestamp()
-    description: str | None = longtext()
-    url: str | None = code()
-    id: str | None = code()
-    type_contrat: str | None = code()
-    type_contrat_libelle: str | None = text()
-    nature_contrat: str | None = text()
-    experience_exigee: str | None = code()
-    experience: str | None = text()
-    salaire: str | None = text()
-    code_rome: str | None = code()
-    libelle_rome: str | None = text()
-    code_naf: str | None = code()
-    secteur_activite: str | None = text()
-    code_postal: str | None = code()
-    commune_insee: str | None = code()
-    departement: str | None = code()
-    latitude: float | None = number()
-    longitude: float | None = number()
-    date_actualisation: str | None = timestamp()
-    origine: str | None = text()
-    partenaire: str | None = text()
+    intitule: str | None = text("Intitulé de l'offre d'emploi")
+    lieu: str | None = text(
+        "Lieu de travail tel que France Travail le libelle (département - commune, ou région)"
+    )
+    entreprise: str | None = text("Nom de l'employeur (vide pour une offre anonyme)")
+    date_publication: str | None = timestamp("Date et heure de création de l'offre (UTC)")
+    description: str | None = longtext("Description de l'offre (texte, un paragraphe par ligne)")
+    url: str | None = code("Adresse de l'offre sur le site de France Travail")
+    id: str | None = code("Identifiant de l'offre chez France Travail")
+    type_contrat: str | None = code("Code du type de contrat (CDI, CDD, MIS…)")
+    type_contrat_libelle: str | None = text(
+        "Libellé du type de contrat, avec sa durée le cas échéant"
+    )
+    nature_contrat: str | None = text("Nature du contrat (contrat de travail, apprentissage…)")
+    experience_exigee: str | None = code(
+        "Expérience demandée : D débutant accepté, S souhaitée, E exigée"
+    )
+    experience: str | None = text("Libellé de l'expérience demandée")
+    salaire: str | None = text("Salaire tel que l'offre l'indique (texte libre)")
+    code_rome: str | None = code("Code ROME du métier de l'offre")
+    libelle_rome: str | None = text("Libellé ROME du métier de l'offre")
+    code_naf: str | None = code("Code NAF de l'activité de l'employeur")
+    secteur_activite: str | None = text("Libellé du secteur d'activité de l'employeur")
+    code_postal: str | None = code("Code postal du lieu de travail")
+    commune_insee: str | None = code("Code INSEE de la commune du lieu de travail")
+    departement: str | None = code("Code INSEE du département du lieu de travail")
+    latitude: float | None = number("Latitude du lieu de travail (degrés décimaux, WGS 84)")
+    longitude: float | None = number("Longitude du lieu de travail (degrés décimaux, WGS 84)")
+    date_actualisation: str | None = timestamp(
+        "Date et heure de la dernière mise à jour de l'offre (UTC)"
+    )
+    origine: str | None = text("Origine de l'offre : France Travail ou Partenaire")
+    partenaire: str | None = text("Nom du partenaire qui a diffusé l'offre (offres de partenaires)")
 
 
 def field_names(item_class: type) -> list[str]:
@@ -189,6 +237,11 @@ def field_kinds(item_class: type) -> dict[str, str]:
 def field_types(item_class: type) -> dict[str, str]:
     """Field name → value type (one of :data:`TYPES`), in column order."""
     return {f.name: f.metadata["type"] for f in fields(item_class)}
+
+
+def field_descriptions(item_class: type) -> dict[str, str]:
+    """Field name → what the column holds, in French (descriptors, the README's dictionary)."""
+    return {f.name: f.metadata["description"] for f in fields(item_class)}
 
 
 FORMATION_FIELDS: list[str] = field_names(Formation)

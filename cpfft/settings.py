@@ -117,6 +117,8 @@ FEED_EXPORTERS = {
     "csv": "cpfft.exporters.CsvExporter",
     "xml": "cpfft.exporters.XmlExporter",
     "xlsx": "cpfft.exporters.XlsxExporter",  # -O formations.xlsx: typed cells for Excel
+    # -O formations.parquet: typed columns in row groups (needs the analyse extra: pyarrow)
+    "parquet": "cpfft.parquet.ParquetExporter",
 }
 # UTF-8 for every format; the CSV exporter adds the BOM Excel needs to show accents (JSON
 # and XML must not have one).

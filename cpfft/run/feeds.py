@@ -19,17 +19,31 @@
   :data:`cpfft.run.contract.rows_expected` signal, before the rows are
   fetched), a run that expects more is stopped with one line, and no file is
   written.
+- **A Parquet output** is one document too (valid once closed): ``-o`` on an
+  existing Parquet file is refused like JSON, XML or xlsx, and so is resuming
+  (``JOBDIR``) into one; without pyarrow it is refused before the crawl.
+- **A complete run describes its outputs**: each local output file ``X.csv``
+  (``.parquet``, ``.xlsx``, ``.json``, ``.jsonl``) gets ``X.datapackage.json``
+  beside it (see :mod:`cpfft.datapackage`), written by :func:`write_descriptors`
+  once the run is known to be complete; an incomplete run that rewrote ``X``
+  removes the stale descriptor instead (one left beside an untouched file stays:
+  it still describes that file).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import logging
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from scrapy.exporters import (
     CsvItemExporter,
@@ -43,9 +57,11 @@ from scrapy.extensions.feedexport import FeedExporter as ScrapyFeedExporter
 from scrapy.extensions.feedexport import apply_uri_params
 from w3lib.url import file_uri_to_path
 
+from cpfft import datapackage
 from cpfft.config import check_xlsx_rows
 from cpfft.errors import ConfigurationError
 from cpfft.exporters import DELIMITERS, XlsxExporter
+from cpfft.parquet import ParquetExporter, require_pyarrow
 from cpfft.run.contract import contract, rows_expected
 from cpfft.run.rows import Rows
 from cpfft.run.state import INCOMPLETE, mark_incomplete, stop_crawl
@@ -60,8 +76,23 @@ logger = logging.getLogger(__name__)
 #: Exporters whose files are streams of records: appending more gives a valid file.
 APPENDABLE = (JsonLinesItemExporter, PickleItemExporter, MarshalItemExporter)
 #: Exporters whose files are one document: appending would break it.
-WHOLE_DOCUMENTS = {JsonItemExporter: "JSON", XmlItemExporter: "XML", XlsxExporter: "xlsx"}
+WHOLE_DOCUMENTS = {
+    JsonItemExporter: "JSON",
+    XmlItemExporter: "XML",
+    XlsxExporter: "xlsx",
+    ParquetExporter: "Parquet",
+}
 TOO_MANY_ROWS = "too_many_rows"
+
+
+@dataclass(frozen=True)
+class StoredFeed:
+    """An output this run wrote (or rewrote): what its descriptor needs."""
+
+    path: Path | None  # None: stdout or remote storage
+    format: str
+    rows: int  # rows this run exported to it
+    options: Mapping[str, Any]
 
 
 def _count(n: int) -> str:
@@ -84,12 +115,21 @@ class FeedExporter(ScrapyFeedExporter):
         super().__init__(crawler)
         #: (rows a sheet holds below its header, output) for the smallest xlsx output.
         self.row_limit: tuple[int, str] | None = None
+        #: The outputs this run wrote, in the order they were closed.
+        self.stored: list[StoredFeed] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FeedExporter:
         exporter = super().from_crawler(crawler)
         crawler.signals.connect(exporter.rows_expected, signal=rows_expected)
+        crawler.signals.connect(exporter.feed_slot_closed, signal=signals.feed_slot_closed)
         return exporter
+
+    def feed_slot_closed(self, slot: FeedSlot) -> None:
+        """Scrapy wrote (or tried to write) this output: its descriptor will say what it holds."""
+        self.stored.append(
+            StoredFeed(local_path(slot.uri), slot.format, slot.itemcount, slot.feed_options)
+        )
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
         """Write each row of a batch (see :mod:`cpfft.run.rows`) as Scrapy writes an item:
@@ -124,6 +164,11 @@ class FeedExporter(ScrapyFeedExporter):
         shown = path.name if path is not None else uri
         if issubclass(exporter, XlsxExporter):
             self.note_row_limit(shown)
+        if issubclass(exporter, ParquetExporter):
+            try:  # also checked before the crawl by `scrapy crawl` (cpfft.config)
+                require_pyarrow(f"output {shown}")
+            except ConfigurationError as exc:
+                raise ValueError(str(exc)) from None
         if path is None or options.get("overwrite") or not path.is_file():
             return
         if path.stat().st_size == 0 or issubclass(exporter, APPENDABLE):
@@ -235,3 +280,80 @@ class FeedExporter(ScrapyFeedExporter):
             logger.warning("No row extracted and the run failed: %s left untouched", slot.uri)
             return
         await super()._close_slot(slot, spider)
+
+
+# ------------------------------------------------------------------ descriptors
+
+
+def write_descriptors(
+    crawler: Crawler, spider: Spider, complete: bool, rows_before: int = 0
+) -> list[str]:
+    """Once the outcome is known, for each local output this run wrote: describe it in
+    ``X.datapackage.json`` beside it if the run is complete, else remove the (stale)
+    descriptor there. ``rows_before``: rows a resumed run's file held before this run.
+    Returns summary lines; raises OSError if a descriptor cannot be written."""
+    feeds = crawler.get_extension(FeedExporter)
+    if not isinstance(feeds, FeedExporter):
+        return []
+    spider_name = spider.name if spider.name in datapackage.OUTPUTS else None
+    resumed = crawler.settings.get("CPFFT_RESUME_FROM")
+    groups: dict[Path, list[datapackage.Output]] = {}
+    for feed in feeds.stored:
+        if feed.path is None or feed.format not in datapackage.FORMATS:
+            continue
+        target = feed.path.with_name(datapackage.descriptor_name(feed.path.name))
+        if not complete or spider_name is None:
+            target.unlink(missing_ok=True)
+            continue
+        rows = feed.rows
+        if resumed and Path(resumed).absolute() == feed.path.absolute():
+            rows += rows_before
+        groups.setdefault(target, []).append(
+            datapackage.Output(
+                feed.path.name,
+                feed.format,
+                rows,
+                delimiter=csv_delimiter(crawler, feed.options),
+                encoding=feed_encoding(crawler, feed),
+            )
+        )
+    if not groups or spider_name is None:
+        return []
+    started = crawler.stats.get_value("start_time")
+    extracted = started if isinstance(started, datetime) else datetime.now(UTC)
+    if extracted.tzinfo is None:
+        extracted = extracted.replace(tzinfo=UTC)
+    notes = []
+    for target, outputs in groups.items():
+        package = datapackage.descriptor(
+            spider_name, outputs, extracted_at=extracted, partial=contract(spider).partial_output
+        )
+        write_json(target, package)
+        notes.append(f"  descriptor:         {target}")
+    return notes
+
+
+def csv_delimiter(crawler: Crawler, options: Mapping[str, Any]) -> str:
+    kwargs = options.get("item_export_kwargs") or {}
+    return str(kwargs.get("delimiter") or crawler.settings.get("CPFFT_CSV_DELIMITER", ","))
+
+
+def feed_encoding(crawler: Crawler, feed: StoredFeed) -> str:
+    encoding = str(
+        feed.options.get("encoding") or crawler.settings.get("FEED_EXPORT_ENCODING") or "utf-8"
+    )
+    if feed.format == "csv" and encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
+        return "utf-8-sig"  # the CSV exporter adds the BOM
+    return encoding
+
+
+def write_json(path: Path, content: Any) -> None:
+    """Write ``path`` whole or not at all (a temporary file renamed over it)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        with temporary.open("w", encoding="utf-8") as file:
+            json.dump(content, file, ensure_ascii=False, indent=2)
+            file.write("\n")
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import platform
 import re
@@ -33,9 +34,18 @@ from scrapy.extensions.feedexport import FeedExporter  # our subclass is one too
 from scrapy.utils.asyncio import create_looping_call
 
 from cpfft import __version__
+from cpfft.datapackage import descriptor_name
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
 from cpfft.run.contract import contract
-from cpfft.run.output import LATEST_CHANGES, OutputError, changes_file, publish, set_aside
+from cpfft.run.feeds import write_descriptors
+from cpfft.run.output import (
+    LATEST_CHANGES,
+    LATEST_DESCRIPTOR,
+    OutputError,
+    changes_file,
+    publish,
+    set_aside,
+)
 from cpfft.run.resume import Journal
 from cpfft.run.state import INCOMPLETE, PROBLEMS, STOP_MESSAGE, mark_incomplete
 
@@ -261,6 +271,7 @@ class RunReport:
             logger.error("%s", exc)
             mark_incomplete(self.crawler, str(exc))
             outcome = "incomplete"
+        outcome = self.describe_outputs(spider, outcome, notes)
         if path is None:
             return outcome, notes
         try:
@@ -273,6 +284,9 @@ class RunReport:
             if not contract(spider).partial_output:
                 latest = publish(path)
                 notes.append(f"  latest:             {latest} → {path.name}")
+                descriptor = path.with_name(descriptor_name(path.name))
+                if descriptor.exists():
+                    publish(descriptor, LATEST_DESCRIPTOR)
             if changes_file(path).exists():
                 latest = publish(changes_file(path), LATEST_CHANGES)
                 notes.append(f"  latest changes:     {latest} → {changes_file(path).name}")
@@ -280,6 +294,20 @@ class RunReport:
             mark_incomplete(self.crawler, f"cannot update latest.csv: {exc.strerror}")
             outcome = "incomplete"
         return outcome, notes
+
+    def describe_outputs(self, spider: Spider, outcome: str, notes: list[str]) -> str:
+        """Write the data-package descriptor beside each output of a complete run (remove a
+        stale one beside an output an incomplete run rewrote); the outcome after that."""
+        try:
+            notes += write_descriptors(
+                self.crawler, spider, outcome == "complete", self.rows_before
+            )
+        except OSError as exc:
+            mark_incomplete(self.crawler, f"cannot write the output's descriptor: {exc}")
+            outcome = "incomplete"
+            with contextlib.suppress(OSError):  # no descriptor rather than a wrong one
+                write_descriptors(self.crawler, spider, False)
+        return outcome
 
     def cause(self, reason: str) -> str:
         """Why the run is not complete, in one line: what stopped it (a component, or

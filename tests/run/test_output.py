@@ -144,17 +144,19 @@ def test_timestamped_files_and_latest(ods, crawl, tmp_path):
     first = crawl("cpf", {"_job": "job-one"}, env=env, output="")
     assert first.returncode == 0, first.log
     names = files(out / "cpf")
-    assert len(names) == 2
-    assert "latest.csv" in names
-    run1 = out / "cpf" / next(n for n in names if n != "latest.csv")
+    run1 = out / "cpf" / next(n for n in names if n.endswith(".csv") and n != "latest.csv")
+    # The run's file and its descriptor, each published as latest.
+    assert names == sorted([run1.name, run1.name.removesuffix(".csv") + ".datapackage.json",
+                            "latest.csv", "latest.datapackage.json"])  # fmt: skip
     assert run1.name.endswith("_job-one.csv")
     assert (out / "cpf" / "latest.csv").read_bytes() == run1.read_bytes()
     assert "latest:" in first.log
 
     second = crawl("cpf", env=env, output="")  # the same query, without a job id
     assert second.returncode == 0, second.log
-    names = files(out / "cpf")
+    names = [n for n in files(out / "cpf") if n.endswith(".csv")]
     assert len(names) == 3  # two runs, never overwritten, and latest.csv
+    assert len(files(out / "cpf")) == 6  # and a descriptor for each
     newest = out / "cpf" / max(n for n in names if n != "latest.csv")
     assert newest != run1
     assert (out / "cpf" / "latest.csv").samefile(newest)
@@ -163,7 +165,7 @@ def test_timestamped_files_and_latest(ods, crawl, tmp_path):
     other = crawl("cpf", {"max_records": "10"}, env=env, output="")
     assert other.returncode == 0, other.log
     assert (out / "cpf" / "latest.csv").samefile(newest)
-    assert len(files(out / "cpf" / "max_records=10")) == 2
+    assert len(files(out / "cpf" / "max_records=10")) == 4  # its file, latest.csv, descriptors
 
     api.config.truncate_exports, api.config.truncate_mode = 100, "clean"
     failed = crawl("cpf", env={**env, "CPF_PARTITION_ATTEMPTS": "1"}, output="")
