@@ -1,0 +1,174 @@
+"""``scrapy entrepot cpfft.duckdb [--formations FILE] [--offres FILE] [--changements FILE]``.
+
+Loads both sources into one DuckDB file (see :mod:`cpfft.entrepot.load`) and
+computes the ``metiers`` bridge (:mod:`cpfft.entrepot.metiers`), optionally also
+written as CSV (``--metiers-csv``) or Parquet (``--metiers-parquet``). Without the
+file options, the latest complete runs under ``CPFFT_OUTPUT_DIR``
+(:func:`cpfft.entrepot.inputs.latest_output`), and the offres run's
+``latest.changes.csv``. Prints a short French summary. A bad input or setting:
+one line ``cpfft: error: …`` on stderr, exit 2, the previous warehouse untouched; the
+same, exit 1, when the build itself fails (out of memory, disk full).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scrapy.commands import ScrapyCommand
+
+from cpfft.config import check_common_settings, check_delimiter
+from cpfft.errors import ConfigurationError
+from cpfft.run.output import output_dir
+
+if TYPE_CHECKING:
+    import argparse
+
+    from cpfft.entrepot.load import LoadSummary
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def number(value: int) -> str:
+    """1234567 → « 1 234 567 » (French thousands separator)."""
+    return f"{value:,}".replace(",", "\u202f")
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 - Scrapy's own attribute
+
+    def syntax(self) -> str:
+        return "WAREHOUSE.duckdb [--formations FILE] [--offres FILE] [--changements FILE]"
+
+    def short_desc(self) -> str:
+        return "Load the latest outputs into a DuckDB warehouse, with the jobs ↔ trainings bridge"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--formations", metavar="FILE",
+                            help="catalogue output (CSV or Parquet) of scrapy crawl cpf")  # fmt: skip
+        parser.add_argument("--offres", metavar="FILE",
+                            help="offers output (CSV or Parquet) of scrapy crawl offres")  # fmt: skip
+        parser.add_argument(
+            "--changements",
+            metavar="FILE",
+            help="the offres run's changes file (….changes.csv): withdrawn offers are removed",
+        )
+        parser.add_argument("--metiers-csv", metavar="FILE", help="also write the bridge as CSV")
+        parser.add_argument("--metiers-parquet", metavar="FILE",
+                            help="also write the bridge as Parquet")  # fmt: skip
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        from cpfft.entrepot.load import BuildError
+
+        try:
+            summary = self.load(args, opts)
+        except ConfigurationError as exc:
+            print(f"cpfft: error: {exc}", file=sys.stderr)
+            sys.exit(EXIT_USAGE)
+        except BuildError as exc:
+            print(f"cpfft: error: {exc}", file=sys.stderr)
+            sys.exit(EXIT_FAILED)
+        for line in report(summary):
+            print(line)
+
+    def load(self, args: list[str], opts: argparse.Namespace) -> LoadSummary:
+        from cpfft.entrepot.inputs import (
+            check_input,
+            latest_changes,
+            latest_output,
+            read_changes,
+        )
+        from cpfft.entrepot.load import build, duckdb_module
+
+        if len(args) != 1:
+            raise ConfigurationError(
+                "give the warehouse file, once: scrapy entrepot cpfft.duckdb [--formations FILE] "
+                "[--offres FILE] [--changements FILE]"
+            )
+        assert self.settings is not None
+        check_common_settings(self.settings)
+        delimiter = check_delimiter(self.settings, "CPFFT_CSV_DELIMITER")
+        duckdb_module()  # the extra is there, before any file is looked at
+        paths: dict[str, Path] = {}
+        for source in ("formations", "offres"):
+            given = getattr(opts, source)
+            if given:
+                paths[source] = Path(given)
+                continue
+            base = output_dir(self.settings)
+            if base is None:
+                raise ConfigurationError(
+                    f"no --{source} file, and CPFFT_OUTPUT_DIR is not set: give --formations "
+                    "FILE --offres FILE, or set CPFFT_OUTPUT_DIR to the scheduled runs' folder"
+                )
+            found = latest_output(base, source)
+            for query in found.ignored:
+                print(f"note : requête {query} ignorée (prise : {found.path}) ; "
+                      f"--{source} FICHIER pour en charger une autre", file=sys.stderr)  # fmt: skip
+            paths[source] = found.path
+        formations = check_input(paths["formations"], "formations")
+        offres = check_input(paths["offres"], "offres")
+        changes_path = Path(opts.changements) if opts.changements else None
+        if changes_path is None and not opts.offres:
+            changes_path = latest_changes(offres.path)
+        changes = read_changes(changes_path) if changes_path else None
+        exports = {}
+        if opts.metiers_csv:
+            exports["csv"] = Path(opts.metiers_csv)
+        if opts.metiers_parquet:
+            exports["parquet"] = Path(opts.metiers_parquet)
+        for kind, path in exports.items():
+            if not path.parent.is_dir():
+                raise ConfigurationError(
+                    f"--metiers-{kind} {path}: the folder {path.parent} does not exist; create "
+                    "it or choose another path"
+                )
+        return build(Path(args[0]), formations, offres, changes, exports, delimiter)
+
+
+def report(summary: LoadSummary) -> list[str]:
+    """The French summary printed after a load."""
+    rows = summary.rows
+    lines = [
+        (
+            f"Entrepôt {summary.target} : {number(rows['formations'])} lignes de formations, "
+            f"{number(rows['offres'])} offres."
+        )
+    ]
+    if summary.mirror == "partial":
+        lines.append(
+            f"Offres (exécution partielle depuis=dernier) : {number(summary.upserted)} lignes du "
+            f"fichier ajoutées ou remplacées, {number(summary.kept)} conservées de l'entrepôt "
+            f"précédent, {number(summary.removed)} retirées supprimées."
+        )
+    if summary.withdrawn_listed or summary.changed_listed:
+        lines.append(
+            f"Fichier des changements : {number(summary.changed_listed)} ajoutées ou modifiées "
+            f"({number(summary.changed_found)} présentes dans le fichier des offres), "
+            f"{number(summary.withdrawn_listed)} retirées (absentes de l'entrepôt)."
+        )
+    bridge = summary.bridge
+    if bridge is not None:
+        lines.append(
+            f"Métiers (codes ROME) : {number(bridge.codes_both)} présents des deux côtés, "
+            f"{number(bridge.codes_offers_only)} dans les offres seulement, "
+            f"{number(bridge.codes_trainings_only)} dans les formations seulement (les versions "
+            f"du ROME diffèrent d'une source à l'autre) ; {number(bridge.rows)} lignes."
+        )
+        lines.append(
+            f"Salaires : {number(bridge.salaries_read)} offres au salaire lisible, "
+            f"{number(bridge.salaries_unreadable)} illisibles (non comptées dans la médiane), "
+            f"{number(bridge.salaries_missing)} sans salaire."
+        )
+        if bridge.offers_without_code:
+            lines.append(f"{number(bridge.offers_without_code)} offres sans code ROME "
+                         "(hors de la table metiers).")  # fmt: skip
+    for name, count in summary.rounded.items():
+        lines.append(f"note : {name} : {number(count)} valeurs non entières arrondies.")
+    for path in summary.exports:
+        lines.append(f"Table metiers écrite dans {path}.")
+    return lines

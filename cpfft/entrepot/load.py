@@ -1,0 +1,528 @@
+"""Build the DuckDB warehouse: tables ``formations``, ``offres``, ``sources`` and ``metiers``.
+
+:func:`build` loads the checked inputs (:mod:`cpfft.entrepot.inputs`) into a new
+file beside the warehouse, ``.<name>.<pid>.tmp``, then replaces the warehouse with
+it in one ``os.replace``: a reader sees the old load or the new one, never half
+of one, and any failure (a damaged input, a full disk, an interruption) leaves
+the previous warehouse exactly as it was.
+
+Columns are the items' field names, typed from :func:`cpfft.items.field_types`
+(codes stay text). A CSV cell is the real value: the formula guard's apostrophe
+is taken off (as :func:`cpfft.run.resume.unguard` does) and an empty cell is
+NULL. ``offres`` also gets ``region``, the region's INSEE code from
+``departement``, or from ``lieu`` when an offer is located at region level only.
+
+The daily mirror:
+
+- a **full** offres file replaces the table; the ids a changes file marks
+  ``retirée`` must not be in it (else the two files are not from the same run:
+  refused);
+- a **partial** one (``-a depuis=dernier``: ``….depuis.csv``, or a descriptor
+  saying ``partial``) needs the previous warehouse: its offers are kept, the
+  file's rows replace or add theirs (by id), and the ``retirée`` ids of the
+  changes file are removed.
+"""
+
+# SQL is built here from field names (quoted by ident()) and file paths (quoted by
+# sql_string()), never from cell values: S608 does not apply.
+# ruff: noqa: S608
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cpfft.entrepot.inputs import HEADERS, Changes, Input, InputError
+from cpfft.entrepot.metiers import BridgeSummary, build_metiers
+from cpfft.errors import analysis_module
+from cpfft.exporters import FORMULA_TRIGGERS
+from cpfft.geo import DEPARTEMENTS, REGIONS, UnknownPlace, find_region
+from cpfft.items import Formation, Offre, field_types
+from cpfft.sources import SOURCES
+
+#: SQL type of each declared field type (see cpfft.items).
+SQL_TYPES = {
+    "text": "VARCHAR",
+    "code": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "date": "DATE",
+    "datetime": "TIMESTAMPTZ",
+}
+TYPE_WORDS = {"int": "a count", "float": "a number", "date": "a date",
+              "datetime": "a date and time"}  # fmt: skip
+ITEMS = {"formations": Formation, "offres": Offre}
+#: A DuckDB file has these 4 bytes at offset 8.
+DUCKDB_MAGIC = b"DUCK"
+#: DuckDB's memory budget (its default is 80 % of the machine's memory): a 200 000-row
+#: catalogue loads within it, spilling to a folder beside the warehouse if it must.
+MEMORY_LIMIT = "1GB"
+
+
+_UNTOUCHED = (
+    "is left as it was. Free memory or disk space, or close the programs using the folder, "
+    "and run again"
+)
+
+
+class BuildError(Exception):
+    """The warehouse could not be built for a reason other than its inputs (memory, disk);
+    ``str()`` is one line."""
+
+
+@dataclass
+class LoadSummary:
+    target: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    mirror: str = "full"  # "full" | "partial"
+    kept: int = 0  # partial: previous offers kept
+    upserted: int = 0  # partial: rows of the file
+    removed: int = 0  # offers removed as withdrawn
+    withdrawn_listed: int = 0
+    changed_listed: int = 0
+    changed_found: int = 0
+    rounded: dict[str, int] = field(default_factory=dict)
+    bridge: BridgeSummary | None = None
+    exports: list[Path] = field(default_factory=list)
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_TRIGGERS = ", ".join(sql_string(t) for t in FORMULA_TRIGGERS)
+
+
+def unguarded(column: str) -> str:
+    """SQL: the CSV cell without the formula guard's apostrophe, NULL when empty."""
+    c = ident(column)
+    return (
+        f"NULLIF(CASE WHEN starts_with({c}, '''') AND left(ltrim(substr({c}, 2), ' '), 1) "
+        f"IN ({_TRIGGERS}) THEN substr({c}, 2) ELSE {c} END, '')"
+    )
+
+
+def duckdb_module() -> Any:
+    """duckdb (the ``analyse`` extra), or the one-line error that says how to install it."""
+    return analysis_module("duckdb", "scrapy entrepot")
+
+
+# ------------------------------------------------------------------ the target file
+
+
+def check_target(target: Path) -> None:
+    """The warehouse path must be creatable, and an existing file must be a warehouse."""
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError(f"{target}: the folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{target}: cannot write in {parent}; choose another folder")
+    if target.is_dir():
+        raise InputError(f"{target} is a folder; give the warehouse file's name, e.g. cpfft.duckdb")
+    if target.exists():
+        with target.open("rb") as file:
+            head = file.read(12)
+        if head[8:12] != DUCKDB_MAGIC:
+            raise InputError(
+                f"{target} exists and is not a DuckDB file: it would be replaced; give the "
+                "warehouse's name (e.g. cpfft.duckdb) or move the file away"
+            )
+    wal = target.with_name(target.name + ".wal")
+    if wal.exists():
+        raise InputError(
+            f"{target} has a write-ahead log ({wal.name}): a program has it open for writing, "
+            "or was stopped while writing; close it (or open the file once with duckdb to "
+            "finish its writes) and run again"
+        )
+
+
+def _scratch(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+def _spill(scratch: Path) -> Path:
+    return scratch.with_name(scratch.name + ".spill")
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ reading one input
+
+
+def _raw_relation(con: Any, found: Input) -> str:
+    """SQL of the input's rows, as it is (CSV: text cells under the field names)."""
+    path = sql_string(str(found.path))
+    if found.format == "parquet":
+        return f"read_parquet({path})"
+    names = list(field_types(ITEMS[found.source]))
+    headers = HEADERS[found.source]
+    columns = ", ".join(f"{sql_string(h)}: 'VARCHAR'" for h in headers)
+    reader = (
+        f"read_csv({path}, header = true, auto_detect = false, delim = "
+        f"{sql_string(found.delimiter)}, quote = '\"', escape = '\"', "
+        f"columns = {{{columns}}}, strict_mode = true, null_padding = false)"
+    )
+    renamed = ", ".join(f"{ident(h)} AS {ident(n)}" for h, n in zip(headers, names, strict=True))
+    return f"(SELECT {renamed} FROM {reader})"
+
+
+def _check_parquet_columns(con: Any, found: Input) -> None:
+    duckdb = duckdb_module()
+    types = field_types(ITEMS[found.source])
+    try:
+        described = con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({sql_string(str(found.path))})"
+        ).fetchall()
+    except duckdb.Error as exc:  # a damaged file
+        raise InputError(
+            f"{found.option} {found.path} is not a readable Parquet file ({_first_line(exc)}); "
+            "give a complete `-O ….parquet` output"
+        ) from None
+    have = {row[0]: str(row[1]) for row in described}
+    missing = [n for n in types if n not in have]
+    if missing:
+        raise InputError(
+            f"{found.option} {found.path} is not a cpfft {found.source} output: it lacks the "
+            f"column(s) {', '.join(missing[:5])}; give the file the spider wrote"
+        )
+    for name, kind in types.items():
+        got = have[name]
+        textual = got == "VARCHAR"
+        numeric = re.fullmatch(r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL.*)",
+                               got) is not None  # fmt: skip
+        ok = {
+            "text": textual,
+            "code": textual,
+            "int": numeric,
+            "float": numeric,
+            "date": textual or got.startswith(("DATE", "TIMESTAMP")),
+            "datetime": textual or got.startswith("TIMESTAMP"),
+        }[kind]
+        if not ok:
+            raise InputError(
+                f"{found.option} {found.path}: column {name} is {got}, not {SQL_TYPES[kind]}: "
+                "not a cpfft output; give the file the spider wrote"
+            )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def load_input(con: Any, found: Input, table: str) -> dict[str, int]:
+    """Create ``table`` from ``found``, typed; returns the rounded counts per int column.
+
+    Two streaming passes over the file, nothing held in memory: the first counts the
+    rows and the values their column's type cannot hold, the second writes the table.
+    """
+    duckdb = duckdb_module()
+    types = field_types(ITEMS[found.source])
+    if found.format == "parquet":
+        _check_parquet_columns(con, found)
+    relation = _raw_relation(con, found)
+    typed: list[str] = []
+    checks: list[tuple[str, str, str, str]] = []  # (column, what, SQL count, SQL condition)
+    for name, kind in types.items():
+        c = ident(name)
+        sql_type = SQL_TYPES[kind]
+        if found.format == "csv":
+            value = unguarded(name) if kind in ("text", "code") else f"NULLIF(trim({c}), '')"
+        else:
+            value = c
+        if kind in ("text", "code"):
+            typed.append(f"CAST({value} AS VARCHAR) AS {c}")
+            continue
+        read_as = "DOUBLE" if kind == "int" else sql_type
+        unfit = f"{value} IS NOT NULL AND TRY_CAST({value} AS {read_as}) IS NULL"
+        checks.append((name, kind, f"count(*) FILTER (WHERE {unfit})", unfit))
+        if kind == "int":
+            typed.append(f"CAST(TRY_CAST({value} AS DOUBLE) AS BIGINT) AS {c}")
+            number = f"TRY_CAST({value} AS DOUBLE)"
+            rounded = f"{number} <> round({number})"
+            checks.append((name, "rounded", f"count(*) FILTER (WHERE {rounded})", rounded))
+        else:
+            typed.append(f"TRY_CAST({value} AS {sql_type}) AS {c}")
+    try:
+        count, *results = con.execute(
+            f"SELECT count(*), {', '.join(c[2] for c in checks)} FROM {relation}"
+        ).fetchone()
+        if found.rows is not None and count != found.rows:
+            raise InputError(
+                f"{found.option} {found.path} holds {count} rows but its descriptor "
+                f"{found.descriptor.name if found.descriptor else ''} says {found.rows}: the "
+                "file is half-written or not the run's own; wait for the run to end, or load "
+                "its last complete output"
+            )
+        rounded_counts: dict[str, int] = {}
+        for (name, kind, _, condition), bad in zip(checks, results, strict=True):
+            if not bad:
+                continue
+            if kind == "rounded":
+                rounded_counts[name] = bad
+                continue
+            sample = con.execute(
+                f"SELECT CAST({ident(name)} AS VARCHAR) FROM {relation} WHERE {condition} LIMIT 1"
+            ).fetchone()[0]
+            raise InputError(
+                f"{found.option} {found.path}: column {name} holds {bad} value(s) that are not "
+                f"{TYPE_WORDS[kind]} (e.g. {_shown(sample)}): not a cpfft output, or a damaged "
+                "file; give the file the spider wrote"
+            )
+        con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(typed)} FROM {relation}")
+    except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException) as exc:
+        line = re.search(r"Line: (\d+)", str(exc))
+        where = f" near line {line.group(1)}" if line else ""
+        raise InputError(
+            f"{found.option} {found.path} is half-written or damaged{where} "
+            f"({_first_line(exc).removeprefix('Invalid Input Error: ')}); wait for the run to "
+            "end, or load its last complete output"
+        ) from None
+    return rounded_counts
+
+
+def _shown(value: Any) -> str:
+    text = repr(str(value))
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+# ------------------------------------------------------------------ geography
+
+
+def _geography(con: Any, *offres: str) -> None:
+    """Temp tables ``geo_departements``, ``geo_regions``, and ``lieu_regions`` (region-level
+    place names found in the offers, with their code)."""
+    con.execute("CREATE TEMP TABLE geo_regions (code VARCHAR, nom VARCHAR)")
+    con.executemany("INSERT INTO geo_regions VALUES (?, ?)", [(r.code, r.name) for r in REGIONS])
+    con.execute("CREATE TEMP TABLE geo_departements (code VARCHAR, nom VARCHAR, region VARCHAR)")
+    con.executemany(
+        "INSERT INTO geo_departements VALUES (?, ?, ?)",
+        [(d.code, d.name, d.region) for d in DEPARTEMENTS],
+    )
+    places = con.execute(
+        " UNION ".join(
+            f"SELECT DISTINCT lieu FROM {table} WHERE departement IS NULL AND lieu IS NOT NULL"
+            for table in offres
+        )
+    ).fetchall()
+    named = []
+    for (lieu,) in places:
+        if any(ch.isdigit() for ch in lieu):
+            continue  # a code, a "NN - commune" label: not a region's name
+        try:
+            named.append((lieu, find_region(lieu)))
+        except UnknownPlace:
+            continue
+    con.execute("CREATE TEMP TABLE lieu_regions (lieu VARCHAR, region VARCHAR)")
+    if named:
+        con.executemany("INSERT INTO lieu_regions VALUES (?, ?)", named)
+
+
+# ------------------------------------------------------------------ the build
+
+
+def build(
+    target: Path,
+    formations: Input,
+    offres: Input,
+    changes: Changes | None = None,
+    exports: dict[str, Path] | None = None,
+    csv_delimiter: str = ",",
+) -> LoadSummary:
+    """Load the inputs into a new warehouse and put it at ``target`` (see the module doc).
+
+    ``exports``: ``{"csv": path, "parquet": path}`` for the ``metiers`` table.
+    Raises :class:`InputError` (one line) on bad input, :class:`BuildError` when DuckDB or
+    the file system fails (memory, disk); ``target`` is then untouched.
+    """
+    duckdb = duckdb_module()
+    check_target(target)
+    previous = target if target.exists() else None
+    if offres.partial and previous is None:
+        raise InputError(
+            f"--offres {offres.path} is a partial run (depuis=dernier: only the offers created "
+            f"since the last full run), and there is no warehouse {target} to complete: load a "
+            "full offres file first (latest.csv), then the partial ones"
+        )
+    scratch = _scratch(target)
+    _remove(scratch)
+    summary = LoadSummary(target)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        con = duckdb.connect(str(scratch))
+    except (duckdb.Error, OSError) as exc:
+        raise BuildError(f"cannot create {scratch} ({_first_line(exc)}); {_UNTOUCHED}") from None
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # a Parquet TIMESTAMP without zone is UTC
+        # Tables go to the file as they are written; beyond this, DuckDB spills to disk.
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"SET temp_directory = {sql_string(str(_spill(scratch)))}")
+        summary.rounded.update(load_input(con, formations, "formations"))
+        summary.rounded.update(load_input(con, offres, "new_offres"))
+        _mirror(con, offres, changes, previous, summary)
+        for table in ("formations", "offres"):
+            summary.rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        _sources(con, formations, offres, summary)
+        summary.bridge = build_metiers(con)
+        con.execute("CHECKPOINT")
+        for kind, path in (exports or {}).items():
+            staged.append((_export(con, kind, path, csv_delimiter), path))
+        con.close()
+        for temporary, path in staged:
+            temporary.replace(path)
+            summary.exports.append(path)
+        scratch.replace(target)
+        shutil.rmtree(_spill(scratch), ignore_errors=True)
+    except BaseException as exc:
+        con.close()
+        _remove(scratch)
+        shutil.rmtree(_spill(scratch), ignore_errors=True)
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        if isinstance(exc, duckdb.Error | OSError):
+            raise BuildError(
+                f"the warehouse {target} could not be built ({_first_line(exc)}); {target} "
+                f"{_UNTOUCHED}"
+            ) from None
+        raise
+    return summary
+
+
+def _mirror(
+    con: Any, offres: Input, changes: Changes | None, previous: Path | None, summary: LoadSummary
+) -> None:
+    duplicates = con.execute(
+        "SELECT count(*) - count(DISTINCT id), count(*) FILTER (WHERE id IS NULL) FROM new_offres"
+    ).fetchone()
+    if duplicates[0] or duplicates[1]:
+        raise InputError(
+            f"--offres {offres.path} is not one row per offer ({duplicates[0]} repeated id(s), "
+            f"{duplicates[1]} without id): not a cpfft offres output; give the file the spider "
+            "wrote"
+        )
+    con.execute("CREATE TEMP TABLE withdrawn (id VARCHAR PRIMARY KEY)")
+    if changes is not None:
+        summary.withdrawn_listed = len(changes.withdrawn)
+        summary.changed_listed = len(changes.added_or_updated)
+        if changes.withdrawn:
+            con.executemany("INSERT INTO withdrawn VALUES (?)", [(i,) for i in changes.withdrawn])
+        both = con.execute("SELECT count(*) FROM new_offres JOIN withdrawn USING (id)").fetchone()[
+            0
+        ]
+        if both:
+            raise InputError(
+                f"--changements {changes.path} marks {both} offer(s) withdrawn that --offres "
+                f"{offres.path} still holds: the two files are not from the same run; give the "
+                "changes file written with the offres file (same stamp)"
+            )
+        if changes.added_or_updated:
+            con.execute("CREATE TEMP TABLE changed (id VARCHAR)")
+            con.executemany(
+                "INSERT INTO changed VALUES (?)", [(i,) for i in changes.added_or_updated]
+            )
+            summary.changed_found = con.execute(
+                "SELECT count(*) FROM new_offres JOIN changed USING (id)"
+            ).fetchone()[0]
+    fields = ", ".join(ident(n) for n in field_types(Offre))
+    columns = ", ".join(f"{ident(n)} {SQL_TYPES[k]}" for n, k in field_types(Offre).items())
+    con.execute(f"CREATE TABLE offres ({columns}, region VARCHAR)")
+    with_region = (
+        f"INSERT INTO offres SELECT {', '.join('m.' + ident(n) for n in field_types(Offre))}, "
+        "COALESCE(d.region, l.region) FROM ({rows}) m "
+        "LEFT JOIN geo_departements d ON d.code = m.departement "
+        "LEFT JOIN lieu_regions l ON m.departement IS NULL AND l.lieu = m.lieu"
+    )
+    if not offres.partial:
+        _geography(con, "new_offres")
+        con.execute(with_region.format(rows=f"SELECT {fields} FROM new_offres"))
+        con.execute("DROP TABLE new_offres")
+        return
+    summary.mirror = "partial"
+    assert previous is not None
+    duckdb = duckdb_module()
+    try:
+        con.execute(f"ATTACH {sql_string(str(previous))} AS previous (READ_ONLY)")
+        have = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_catalog = 'previous' AND table_name = 'offres'"
+            ).fetchall()
+        }
+    except duckdb.Error as exc:
+        raise InputError(
+            f"cannot read the previous warehouse {previous} ({_first_line(exc)}); close the "
+            "programs using it, or load a full offres file"
+        ) from None
+    missing = [n for n in field_types(Offre) if n not in have]
+    if missing:
+        raise InputError(
+            f"the previous warehouse {previous} has no complete offres table (missing "
+            f"{', '.join(missing[:3]) or 'offres'}); load a full offres file first"
+        )
+    kept = (
+        f"SELECT {fields} FROM previous.offres p "
+        "WHERE NOT EXISTS (SELECT 1 FROM new_offres n WHERE n.id = p.id) "
+        "AND NOT EXISTS (SELECT 1 FROM withdrawn w WHERE w.id = p.id)"
+    )
+    _geography(con, "new_offres", "previous.offres")
+    con.execute(with_region.format(rows=f"{kept} UNION ALL SELECT {fields} FROM new_offres"))
+    summary.kept = con.execute(f"SELECT count(*) FROM ({kept})").fetchone()[0]
+    summary.removed = con.execute(
+        "SELECT count(*) FROM previous.offres p JOIN withdrawn w USING (id)"
+    ).fetchone()[0]
+    summary.upserted = con.execute("SELECT count(*) FROM new_offres").fetchone()[0]
+    con.execute("DETACH previous")
+    con.execute("DROP TABLE new_offres")
+
+
+def _sources(con: Any, formations: Input, offres: Input, summary: LoadSummary) -> None:
+    con.execute(
+        "CREATE TABLE sources (source VARCHAR, fichier VARCHAR, extrait_le TIMESTAMPTZ, "
+        "nb_lignes BIGINT, producteur VARCHAR, url_source VARCHAR, licence VARCHAR, "
+        "licence_url VARCHAR, charge_le TIMESTAMPTZ)"
+    )
+    loaded = summary.loaded_at.isoformat()
+    for found in (formations, offres):
+        source = SOURCES[found.source]
+        con.execute(
+            "INSERT INTO sources VALUES (?, ?, CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?, "
+            "CAST(? AS TIMESTAMPTZ))",
+            [
+                found.source,
+                str(found.path.absolute()),
+                found.extracted_at.isoformat(),
+                summary.rows[found.source],
+                source.producer,
+                source.url,
+                source.licence,
+                source.licence_url,
+                loaded,
+            ],
+        )
+
+
+def _export(con: Any, kind: str, path: Path, delimiter: str) -> Path:
+    """Write the metiers table to a temporary file beside ``path``; return that file."""
+    from cpfft.entrepot.metiers import write_metiers_csv
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if kind == "parquet":
+        con.execute(
+            f"COPY (SELECT * FROM metiers) TO {sql_string(str(temporary))} (FORMAT parquet)"
+        )
+    else:
+        write_metiers_csv(con, temporary, delimiter)
+    return temporary
