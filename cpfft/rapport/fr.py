@@ -1,0 +1,61 @@
+"""French formatting of numbers and dates for the report (``1 234,5``, ``2 décembre 2026``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+#: Thousands separator: a no-break space, so that a number never wraps.
+ESPACE = "\u00a0"
+
+MOIS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def nombre(value: float | None, decimales: int = 0) -> str:
+    """``1234.5`` → ``1 234,5`` (with ``decimales=1``); trailing ``,0`` dropped; None → ``–``."""
+    if value is None:
+        return "–"
+    text = f"{value:,.{decimales}f}"
+    if decimales and text.endswith("." + "0" * decimales):
+        text = text[: -(decimales + 1)]
+    if text in ("-0", "-0.0"):
+        text = "0"
+    return text.replace(",", ESPACE).replace(".", ",").replace("-", "−")
+
+
+def pourcentage(part: float | None, decimales: int = 0) -> str:
+    """``0.125`` → ``12,5 %`` (with ``decimales=1``)."""
+    return "–" if part is None else f"{nombre(100 * part, decimales)}{ESPACE}%"
+
+
+def euros(value: float | None) -> str:
+    return "–" if value is None else f"{nombre(value)}{ESPACE}€"
+
+
+def heures(value: float | None) -> str:
+    return "–" if value is None else f"{nombre(value)}{ESPACE}h"
+
+
+def date(moment: datetime | None) -> str:
+    """A UTC instant as ``2 décembre 2026 à 06:00 UTC`` (``1er`` for the first day)."""
+    if moment is None:
+        return "date inconnue"
+    day = "1er" if moment.day == 1 else str(moment.day)
+    return f"{day} {MOIS[moment.month - 1]} {moment.year} à {moment:%H:%M} UTC"
+
+
+def compte(n: int, mot: str, pluriel: str | None = None) -> str:
+    """``1 offre``, ``0 offre``, ``2 offres`` (French: 0 and 1 take the singular)."""
+    return f"{nombre(n)} {mot if abs(n) < 2 else (pluriel or mot + 's')}"

@@ -1,0 +1,148 @@
+"""The page as text: French formatting, one source line per chart with its licence link,
+nothing loaded from anywhere, the numbers in data attributes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from cpfft.rapport import figures, fr, html, svg
+from cpfft.rapport.figures import Filtres
+from cpfft.sources import SOURCES
+
+NB = "\u00a0"
+
+
+@pytest.fixture(scope="module")
+def page(con):
+    return html.render(figures.rapport(con, Filtres(min_offres=2)))
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "text"),
+    [
+        (1234.5, 1, f"1{NB}234,5"),
+        (1234567, 0, f"1{NB}234{NB}567"),
+        (3.0, 1, "3"),
+        (2.25, 1, "2,2"),  # Python rounds half to even, as in any format()
+        (0.04, 1, "0"),
+        (-1500, 0, f"−1{NB}500"),
+        (None, 0, "–"),
+    ],
+)
+def test_french_numbers(value, decimals, text):
+    assert fr.nombre(value, decimals) == text
+
+
+def test_french_units_and_dates():
+    assert fr.euros(1549.6) == f"1{NB}550{NB}€"
+    assert fr.heures(35) == f"35{NB}h"
+    assert fr.pourcentage(0.125, 1) == f"12,5{NB}%"
+    assert fr.date(datetime(2026, 12, 1, 5, 30, tzinfo=UTC)) == "1er décembre 2026 à 05:30 UTC"
+    assert fr.date(datetime(2026, 8, 15, 18, 0, tzinfo=UTC)) == "15 août 2026 à 18:00 UTC"
+    assert [fr.compte(n, "offre") for n in (0, 1, 2)] == ["0 offre", "1 offre", "2 offres"]
+    assert fr.compte(1500, "formation") == f"1{NB}500 formations"
+
+
+class Page(HTMLParser):
+    """Collects the figures, their marks and source lines, and every URL-bearing attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[dict] = []
+        self.urls: list[tuple[str, str, str]] = []
+        self.tags: set[str] = set()
+        self.numbers: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.add(tag)
+        for name in ("src", "href", "action", "poster", "data", "xlink:href"):
+            if name in a:
+                self.urls.append((tag, name, a[name]))
+        if tag == "figure":
+            self.figures.append({"key": a["data-graphique"], "declared": int(a["data-marques"]),
+                                 "marks": 0, "sources": []})  # fmt: skip
+        elif tag == "rect" and a.get("class") == "marque":
+            self.figures[-1]["marks"] += 1
+        elif tag == "p" and a.get("class") == "source" and self.figures:
+            self.figures[-1]["sources"].append(a["data-source"])
+        if "data-chiffre" in a:
+            self.numbers[a["data-chiffre"]] = a["data-valeur"]
+
+
+def parsed(text: str) -> Page:
+    parser = Page()
+    parser.feed(text)
+    return parser
+
+
+def test_every_chart_has_its_marks_and_a_source_line_per_source(page):
+    p = parsed(page)
+    keys = [f["key"] for f in p.figures]
+    assert keys == ["top-metiers", "ecarts", "regions", "prix", "heures"]
+    marks = {f["key"]: f["marks"] for f in p.figures}
+    # 3 jobs × (offers, trainings); 2 gaps; 18 regions × 2; 7 and 9 bins.
+    assert marks == {"top-metiers": 6, "ecarts": 2, "regions": 36, "prix": 7, "heures": 9}
+    assert all(f["marks"] == f["declared"] for f in p.figures)
+    by_key = {f["key"]: f["sources"] for f in p.figures}
+    assert by_key["top-metiers"] == ["offres", "formations"]
+    assert by_key["prix"] == ["formations"]
+
+
+def test_source_lines_name_source_date_and_licence_link(page):
+    offres = SOURCES["offres"]
+    line = re.search(r'<p class="source" data-source="offres">.*?</p>', page).group(0)
+    assert offres.title.replace("'", "&#x27;") in line
+    assert "2 décembre 2026 à 06:00 UTC" in line
+    assert f'<a href="{offres.licence_url}">' in line
+    # The footer states each licence's obligations.
+    assert offres.obligations.replace("'", "&#x27;") in page
+
+
+def test_page_loads_nothing(page):
+    p = parsed(page)
+    # Only links a reader may follow: the licences and the sources' pages.
+    allowed = {s.licence_url for s in SOURCES.values()} | {s.url for s in SOURCES.values()}
+    assert {(tag, name) for tag, name, _ in p.urls} == {("a", "href")}
+    assert {url for _, _, url in p.urls} == allowed
+    assert not p.tags & {"script", "img", "link", "iframe", "object", "embed", "image", "use"}
+    assert "default-src 'none'" in page
+    assert "url(" not in page
+    assert "@import" not in page
+
+
+def test_key_numbers_in_data_attributes(page):
+    assert parsed(page).numbers == {
+        "nb_offres": "10",
+        "nb_formations": "5",
+        "nb_organismes": "4",
+        "rome_les_deux": "2",
+        "rome_offres_seulement": "1",
+        "rome_formations_seulement": "3",
+    }
+
+
+def test_filters_are_described_and_escaped(con):
+    filters = Filtres(theme="numerique", theme_label="Numérique <b>", nsf=("326",))
+    page = html.render(figures.rapport(con, filters))
+    assert "thème : Numérique &lt;b&gt; (codes NSF 326)" in page
+    assert "<b>" not in page
+
+
+def test_empty_scope_draws_no_empty_chart(con):
+    # Corse: no offer, no training; only the per-region chart remains.
+    page = html.render(figures.rapport(con, Filtres(region="94")))
+    assert [f["key"] for f in parsed(page).figures] == ["regions"]
+    assert "Aucune offre dans ce périmètre." in page
+    assert 'data-graphique-absent="prix"' in page
+
+
+def test_ticks_are_round_and_whole_for_counts():
+    assert svg.ticks(5) == [0, 2, 4, 6]
+    assert svg.ticks(2) == [0, 1, 2]
+    assert svg.ticks(2, entier=False) == [0, 0.5, 1, 1.5, 2]
+    assert svg.ticks(0) == [0, 1]
