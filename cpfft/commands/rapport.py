@@ -137,7 +137,14 @@ def build(warehouse: Path, filters: Filtres) -> str:
 
 
 def write_atomically(output: Path, text: str) -> None:
-    """Write to a temporary file beside ``output``, then rename it over ``output``."""
+    """Write to a temporary file beside ``output``, then rename it over ``output`` (over
+    a symlink's target, not the link); a device or pipe (``-O /dev/stdout``) is written
+    to as it is."""
+    output = Path(os.path.realpath(output))
+    if output.exists() and not output.is_file():
+        with output.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
     fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -195,7 +202,13 @@ class Command(ScrapyCommand):
                     f"-O {output}: the folder {output.parent} does not exist; create it or "
                     "choose another path"
                 )
-            page = build(Path(args[0]), filters)
+            warehouse = Path(args[0])
+            if warehouse.exists() and output.exists() and output.samefile(warehouse):
+                raise ConfigurationError(
+                    f"-O {output} is the warehouse itself: it would be replaced by the report; "
+                    "give another file, e.g. -O rapport.html"
+                )
+            page = build(warehouse, filters)
             write_atomically(output, page)
         except (ConfigurationError, OSError) as exc:
             message = str(exc) if isinstance(exc, ConfigurationError) else f"-O {output}: {exc}"

@@ -263,16 +263,24 @@ def read_changes(path: Path) -> Changes:
     withdrawn: set[str] = set()
     changed: set[str] = set()
     kinds = {ADDED: changed, UPDATED: changed, WITHDRAWN: withdrawn}
-    with path.open(encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file, delimiter=delimiter)
-        next(reader)
-        for number, row in enumerate(reader, 2):
-            if len(row) != len(CHANGES_HEADERS) or row[0] not in kinds or not row[1]:
-                raise InputError(
-                    f"{option} {path}, line {number}: not a change line ({shown(','.join(row))}); "
-                    f"each line is {' / '.join(kinds)}, then the offer's id"
-                )
-            kinds[row[0]].add(unguard(row[1]))
+    number = 1
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            reader = csv.reader(file, delimiter=delimiter)
+            next(reader)
+            for number, row in enumerate(reader, 2):
+                if len(row) != len(CHANGES_HEADERS) or row[0] not in kinds or not row[1]:
+                    raise InputError(
+                        f"{option} {path}, line {number}: not a change line "
+                        f"({shown(','.join(row))}); each line is {' / '.join(kinds)}, then "
+                        "the offer's id"
+                    )
+                kinds[row[0]].add(unguard(row[1]))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(
+            f"{option} {path}, after line {number}: not a changes file written by cpfft "
+            f"({type(exc).__name__}); give the ….changes.csv written beside the offres file"
+        ) from None
     return Changes(path, withdrawn, changed)
 
 

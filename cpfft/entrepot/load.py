@@ -129,8 +129,13 @@ def check_target(target: Path) -> None:
     if target.is_dir():
         raise InputError(f"{target} is a folder; give the warehouse file's name, e.g. cpfft.duckdb")
     if target.exists():
-        with target.open("rb") as file:
-            head = file.read(12)
+        try:
+            with target.open("rb") as file:
+                head = file.read(12)
+        except OSError as exc:
+            raise InputError(
+                f"{target}: cannot read it ({exc.strerror}); check its rights"
+            ) from None
         if head[8:12] != DUCKDB_MAGIC:
             raise InputError(
                 f"{target} exists and is not a DuckDB file: it would be replaced; give the "

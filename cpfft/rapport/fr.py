@@ -35,11 +35,6 @@ def nombre(value: float | None, decimales: int = 0) -> str:
     return text.replace(",", ESPACE).replace(".", ",").replace("-", "−")
 
 
-def pourcentage(part: float | None, decimales: int = 0) -> str:
-    """``0.125`` → ``12,5 %`` (with ``decimales=1``)."""
-    return "–" if part is None else f"{nombre(100 * part, decimales)}{ESPACE}%"
-
-
 def euros(value: float | None) -> str:
     return "–" if value is None else f"{nombre(value)}{ESPACE}€"
 

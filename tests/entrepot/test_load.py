@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from cpfft.items import Formation, Offre, field_types
+from cpfft.offres.incremental import CHANGES_HEADERS
 from cpfft.sources import SOURCES
 from tests.entrepot.files import entrepot, formation, offer, write_changes, write_csv
 
@@ -284,6 +285,26 @@ def test_a_bad_changes_file_is_refused(work):
     proc = load(work, "--changements", "changes.csv")
     assert proc.returncode == 2
     assert "is not an offres changes file" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\xfe not UTF-8\r\n",  # a file in another encoding
+        b'"' + b"x" * 200_000 + b'",A\r\n',  # a cell beyond the csv module's limit
+    ],
+    ids=["not-utf8", "huge-cell"],
+)
+def test_a_changes_file_unreadable_after_its_header_is_one_line(work, body):
+    header = ("\ufeff" + ",".join(CHANGES_HEADERS) + "\r\n").encode()
+    (work / "changes.csv").write_bytes(header + body)
+    proc = load(work, "--changements", "changes.csv")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("cpfft: error: --changements ")
+    assert "changes.csv, after line 1" in proc.stderr
+    assert "not a changes file written by cpfft" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr
 
 
 # ------------------------------------------------------------------ CPFFT_OUTPUT_DIR

@@ -138,3 +138,32 @@ def test_a_failed_write_leaves_the_old_report_and_no_temp_file(tmp_path):
     write_atomically(out, "<html>neuf</html>")
     assert out.read_text() == "<html>neuf</html>"
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_the_warehouse_itself_is_refused_as_output(tmp_path, warehouse):
+    copy = tmp_path / "cpfft.duckdb"
+    copy.write_bytes(warehouse.read_bytes())
+    run = rapport(tmp_path, "cpfft.duckdb", "-O", "./cpfft.duckdb")
+    assert run.returncode == 2
+    assert run.stderr == (
+        "cpfft: error: -O cpfft.duckdb is the warehouse itself: it would be replaced by the "
+        "report; give another file, e.g. -O rapport.html\n"
+    )
+    assert copy.read_bytes() == warehouse.read_bytes()
+
+
+def test_a_symlinked_output_stays_a_link_to_the_new_report(tmp_path):
+    target = tmp_path / "publie" / "rapport.html"
+    target.parent.mkdir()
+    target.write_text(OLD)
+    link = tmp_path / "rapport.html"
+    link.symlink_to(target)
+    write_atomically(link, "<html>nouveau</html>")
+    assert link.is_symlink()
+    assert target.read_text("utf-8") == "<html>nouveau</html>"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["rapport.html"]
+
+
+def test_a_device_output_is_written_to_not_replaced(tmp_path):
+    write_atomically(Path("/dev/null"), "<html>rien</html>")
+    assert Path("/dev/null").is_char_device()

@@ -40,7 +40,6 @@ def test_french_numbers(value, decimals, text):
 def test_french_units_and_dates():
     assert fr.euros(1549.6) == f"1{NB}550{NB}€"
     assert fr.heures(35) == f"35{NB}h"
-    assert fr.pourcentage(0.125, 1) == f"12,5{NB}%"
     assert fr.date(datetime(2026, 12, 1, 5, 30, tzinfo=UTC)) == "1er décembre 2026 à 05:30 UTC"
     assert fr.date(datetime(2026, 8, 15, 18, 0, tzinfo=UTC)) == "15 août 2026 à 18:00 UTC"
     assert [fr.compte(n, "offre") for n in (0, 1, 2)] == ["0 offre", "1 offre", "2 offres"]
