@@ -39,6 +39,11 @@ def _cleaners(item_class: type) -> tuple[tuple[str, str], ...]:
     return tuple((f.name, f.metadata.get("kind", "text")) for f in fields(item_class))
 
 
+def _level(level: int | str) -> int:
+    """A logging level given as Scrapy accepts it: a number or a name ("INFO")."""
+    return level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+
+
 class _Pipeline:
     """Applies :meth:`process_row` to an item, or to each row of a :class:`Rows` batch.
 
@@ -48,9 +53,7 @@ class _Pipeline:
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.drop_level = logging.getLevelName(
-            crawler.settings.get("DEFAULT_DROPITEM_LOG_LEVEL", "WARNING")
-        )
+        self.drop_level = _level(crawler.settings.get("DEFAULT_DROPITEM_LOG_LEVEL", "WARNING"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:
@@ -71,7 +74,9 @@ class _Pipeline:
                 stats = self.crawler.stats
                 stats.inc_value("item_dropped_count")
                 stats.inc_value(f"item_dropped_reasons_count/{type(exc).__name__}")
-                logger.log(self.drop_level, "Dropped: %s\n%s", exc, row)
+                level = getattr(exc, "log_level", None)  # DropItem(…, log_level=…), as Scrapy
+                logger.log(self.drop_level if level is None else _level(level),
+                           "Dropped: %s\n%s", exc, row)  # fmt: skip
         item.rows = kept
         return item
 

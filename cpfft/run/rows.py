@@ -52,18 +52,6 @@ def rows_of(item: Any) -> list[Any]:
     return item.rows if type(item) is Rows else [item]
 
 
-def batched(rows: Any, size: int = BATCH_ROWS) -> Any:
-    """Yield :class:`Rows` of at most ``size`` rows from an iterable of rows."""
-    batch: list[Any] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield Rows(batch)
-            batch = []
-    if batch:
-        yield Rows(batch)
-
-
 class RowStats:
     """Keeps ``item_scraped_count`` a count of rows: Scrapy adds 1 per batch, this adds
     the rest (an emptied batch, all its rows dropped, counts 0)."""
@@ -86,8 +74,11 @@ class CloseSpider(closespider.CloseSpider):
     """Scrapy's CloseSpider, with ``CLOSESPIDER_ITEMCOUNT`` counted in rows."""
 
     def item_scraped(self, item: Any, spider: Any) -> None:
+        rows = len(rows_of(item))
+        if not rows:  # a batch whose rows were all dropped: no item was scraped
+            return
         before = self.counter["itemcount"]
-        self.counter["itemcount"] += len(rows_of(item))
+        self.counter["itemcount"] += rows
         self.counter["pagecount_since_last_item"] = 0
         limit = self.close_on["itemcount"]
         if limit and before < limit <= self.counter["itemcount"]:

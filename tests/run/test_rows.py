@@ -11,7 +11,7 @@ from scrapy.utils.test import get_crawler
 from cpfft.items import Formation
 from cpfft.pipelines import CleanPipeline, DedupePipeline, RequireKeyPipeline
 from cpfft.run.feeds import FeedExporter
-from cpfft.run.rows import CloseSpider, LogFormatter, Rows, RowStats, batched, rows_of
+from cpfft.run.rows import CloseSpider, LogFormatter, Rows, RowStats, rows_of
 
 
 def row(number, departement="75", **fields):
@@ -25,11 +25,9 @@ def crawler():
     return crawler
 
 
-def test_batched_keeps_order_and_bounds_the_size():
-    batches = list(batched(range(7), size=3))
-    assert [b.rows for b in batches] == [[0, 1, 2], [3, 4, 5], [6]]
-    assert list(batched([], size=3)) == []
-    assert rows_of(batches[0]) == [0, 1, 2]
+def test_rows_of_a_batch_and_of_a_single_row():
+    assert rows_of(Rows([0, 1, 2])) == [0, 1, 2]
+    assert rows_of(Rows([])) == []
     single = row("1_A")
     assert rows_of(single) == [single]
 
@@ -90,6 +88,30 @@ def test_closespider_itemcount_counts_rows():
     extension.item_scraped(Rows([row("4"), row("5"), row("6")]), None)  # passes 5
     extension.item_scraped(Rows([row("7")]), None)
     assert reasons == ["closespider_itemcount"]
+
+
+def test_a_batch_whose_rows_were_all_dropped_is_no_item_for_closespider():
+    # CLOSESPIDER_PAGECOUNT_NO_ITEM counts pages since the last item: a batch left empty by
+    # the pipelines (every row already written, say) must not reset it.
+    crawler = get_crawler(settings_dict={"CLOSESPIDER_PAGECOUNT_NO_ITEM": 3})
+    extension = CloseSpider(crawler)
+    extension.counter["pagecount_since_last_item"] = 2
+    extension.item_scraped(Rows([]), None)
+    assert extension.counter["pagecount_since_last_item"] == 2
+    assert extension.counter["itemcount"] == 0
+    extension.item_scraped(Rows([row("1")]), None)
+    assert extension.counter["pagecount_since_last_item"] == 0
+
+
+@pytest.mark.parametrize("level", [20, "INFO", "info"])
+def test_a_dropped_row_is_logged_at_a_level_given_as_number_or_name(level, caplog):
+    crawler = get_crawler(settings_dict={"DEFAULT_DROPITEM_LOG_LEVEL": level})
+    crawler.stats.open_spider()
+    with caplog.at_level(logging.DEBUG, logger="cpfft.pipelines"):
+        batch = RequireKeyPipeline(crawler).process_item(Rows([row(None), row("1_A")]))
+    assert [r.numero_formation for r in batch.rows] == ["1_A"]
+    dropped = [r for r in caplog.records if r.getMessage().startswith("Dropped")]
+    assert [r.levelno for r in dropped] == [logging.INFO]
 
 
 def test_a_batch_logs_one_short_line():
