@@ -168,7 +168,8 @@ class Scrapyd:
     def anonymous(self) -> Scrapyd:
         """The same scrapyd, asked without any password (not even ``~/.netrc``'s)."""
         other = Scrapyd(self.url, None, self.timeout)
-        other.client.auth = None
+        # Not None: given auth=None, requests would look the host up in ~/.netrc.
+        other.client.auth = _no_auth
         return other
 
     # The calls cpfft-schedule makes:
@@ -189,6 +190,11 @@ class Scrapyd:
     ) -> str:
         fields = [("jobid", jobid), *(("setting", f"{k}={v}") for k, v in settings.items())]
         return self.client.schedule(project, spider, [*fields, *args.items()])
+
+
+def _no_auth(request: Any) -> Any:
+    """A request sent as it is, without any Authorization header."""
+    return request
 
 
 def _first_line(exc: BaseException) -> str:

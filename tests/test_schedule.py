@@ -301,3 +301,18 @@ def test_a_scrapyd_that_never_answers_is_one_line_not_a_hang(environ, capsys, mo
     assert err.startswith(f"cpfft-schedule: error: scrapyd at {url}: ")
     assert "timed out" in err.lower()
     assert "\n" not in err
+
+
+def test_the_password_check_ignores_netrc(environ, scrapyd, tmp_path, monkeypatch, capsys):
+    # A ~/.netrc entry for scrapyd's host must not make "without a password" look true:
+    # requests reads ~/.netrc whenever a request has no auth of its own.
+    environ(CPFFT_OUTPUT_DIR=str(tmp_path / "exports"), SCRAPYD_USERNAME=USER,
+            SCRAPYD_PASSWORD=PASSWORD)  # fmt: skip
+    node = scrapyd(auth=(USER, PASSWORD))
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1 login {USER} password {PASSWORD}\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert main(["cpf", "--url", node.url]) == 0
+    assert capsys.readouterr().err == ""  # no "answers without a password" warning
+    assert len(node.posted) == 1
