@@ -39,7 +39,7 @@ from dotenv import dotenv_values, find_dotenv
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
-from cpfft.errors import ConfigurationError, shown
+from cpfft.errors import ConfigurationError, shown, shown_uri
 from cpfft.exporters import DELIMITERS, EXCEL_MAX_ROWS
 from cpfft.run.output import output_dir
 
@@ -403,7 +403,7 @@ def check_common_settings(settings: BaseSettings) -> None:
         if isinstance(options, dict) and str(options.get("format", "")).lower() == "parquet":
             from cpfft.parquet import require_pyarrow  # imports pyarrow only to check it
 
-            require_pyarrow(f"output {shown(str(uri), 120)}")
+            require_pyarrow(f"output {shown(shown_uri(str(uri)), 120)}")
 
 
 def check_setting(settings: BaseSettings, spec: Setting) -> None:

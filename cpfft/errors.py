@@ -27,6 +27,16 @@ class ArgumentError(ConfigurationError):
         super().__init__(f"argument -a {label}: {message}")
 
 
+def shown_uri(uri: str) -> str:
+    """An output URI as an error line may show it: without its user name and password
+    (``ftp://user:secret@host/x`` → ``ftp://host/x``)."""
+    from scrapy.utils.url import strip_url
+
+    if "@" not in uri:
+        return uri
+    return strip_url(uri, strip_credentials=True, strip_default_port=False, strip_fragment=False)
+
+
 def shown(value: str, limit: int = 60) -> str:
     """A value quoted for an error message, on one line, shortened if huge."""
     if len(value) > limit:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cpfft.errors import shown_uri
 from tests.fakeapi.francetravail import CLIENT_ID, CLIENT_SECRET
 from tests.support.crawling import ft_env
 
@@ -79,3 +80,16 @@ def test_formula_cells_are_neutralised_by_default(ft, crawl):
     rows = {r["id"]: r for r in crawl("offres", env=ft_env(api)).dicts()}
     for offer_id, title in hostile.items():
         assert rows[offer_id]["Intitulé"] == "'" + title
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("ftp://user:secret@host/x.parquet", "ftp://host/x.parquet"),
+        ("s3://key:secret@bucket/x.parquet", "s3://bucket/x.parquet"),
+        ("ftp://host/x.parquet", "ftp://host/x.parquet"),
+        ("x.parquet", "x.parquet"),
+    ],
+)
+def test_an_output_uri_in_an_error_line_has_no_password(uri, shown):
+    assert shown_uri(uri) == shown

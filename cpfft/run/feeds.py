@@ -59,7 +59,7 @@ from w3lib.url import file_uri_to_path
 
 from cpfft import datapackage
 from cpfft.config import check_xlsx_rows
-from cpfft.errors import ConfigurationError
+from cpfft.errors import ConfigurationError, shown_uri
 from cpfft.exporters import DELIMITERS, XlsxExporter
 from cpfft.parquet import ParquetExporter, require_pyarrow
 from cpfft.run.contract import contract, rows_expected
@@ -161,7 +161,7 @@ class FeedExporter(ScrapyFeedExporter):
         """Raise ValueError (one line) if this run cannot write ``uri`` as asked."""
         exporter = self.exporters[options["format"]]
         path = local_path(uri)
-        shown = path.name if path is not None else uri
+        shown = path.name if path is not None else shown_uri(uri)
         if issubclass(exporter, XlsxExporter):
             self.note_row_limit(shown)
         if issubclass(exporter, ParquetExporter):
