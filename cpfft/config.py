@@ -286,7 +286,7 @@ def check_output_dir(settings: BaseSettings, name: str) -> Path | None:
 
 @dataclass(frozen=True)
 class SpiderCheck:
-    """The check a spider module keeps for its own setting: ``path`` is the dotted path of
+    """The check a source package keeps for its own setting: ``path`` is the dotted path of
     a function of the settings, imported when first called (spiders import this module)."""
 
     path: str
@@ -327,7 +327,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Base URL of the Opendatasoft portal (or of the emulator)."),
     Setting("CPF_DATASET", "moncompteformation_catalogueformation", check_dataset,
             "Identifier of the catalogue's dataset on the portal."),
-    Setting("CPF_THEMES", "{}", SpiderCheck("cpfft.cpf.spider.themes_from"),
+    Setting("CPF_THEMES", "{}", SpiderCheck("cpfft.cpf.plan.themes_from"),
             'Extra -a theme values: a JSON object {"theme": ["NSF code", ...]}.'),
     Setting("CPF_PARTITION_ROWS", "10000", partial(positive_int, minimum=1, maximum=1_000_000),
             "Rows per bulk export (one API call each). Bigger = fewer calls, more memory."),
@@ -345,7 +345,7 @@ SETTINGS: tuple[Setting, ...] = (
             "The OAuth2 token endpoint."),
     Setting("FT_SCOPE", "api_offresdemploiv2 o2dsoffre", check_scope,
             "OAuth2 scopes asked for, separated by spaces."),
-    Setting("FT_MAX_RPS", "10", SpiderCheck("cpfft.offres.spider.check_rate"),
+    Setting("FT_MAX_RPS", "10", SpiderCheck("cpfft.offres.checks.check_rate"),
             "Hard cap on requests per second, token calls included (quota: 10/s per "
             "application; split it between jobs that share one)."),
     Setting("CPFFT_RATE_INCREASE", "0.02", positive_number,
@@ -353,7 +353,7 @@ SETTINGS: tuple[Setting, ...] = (
             "each 429 halves it."),
     Setting("FT_OLDEST_CREATION", "2000-01-01T00:00:00Z", check_utc_time,
             "Lower creation-date bound of queries without -a minCreationDate."),
-    Setting("FT_INCREMENTAL_OVERLAP", "3600", SpiderCheck("cpfft.offres.spider.check_overlap"),
+    Setting("FT_INCREMENTAL_OVERLAP", "3600", SpiderCheck("cpfft.offres.checks.check_overlap"),
             "-a depuis=dernier starts this many seconds before the previous complete run's "
             "bound, for offers indexed late."),
     # ------------------------------------------------ network

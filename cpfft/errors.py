@@ -27,6 +27,15 @@ class ArgumentError(ConfigurationError):
         super().__init__(f"argument -a {label}: {message}")
 
 
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of an exception's message, for a one-line error; ``default`` (the
+    exception's class name unless given) when the message is empty."""
+    lines = str(exc).strip().splitlines()
+    if lines:
+        return lines[0]
+    return type(exc).__name__ if default is None else default
+
+
 def shown_uri(uri: str) -> str:
     """An output URI as an error line may show it: without its user name and password
     (``ftp://user:secret@host/x`` → ``ftp://host/x``)."""

@@ -242,7 +242,8 @@ class XmlExporter(XmlItemExporter):
 # ------------------------------------------------------------------ xlsx
 
 
-def _declared_types(item_class: Any) -> dict[str, str]:
+def declared_types(item_class: Any) -> dict[str, str]:
+    """Each field's declared type (see cpfft.items), ``{}`` for a class that is not a dataclass."""
     if item_class is None or not is_dataclass(item_class):
         return {}
     return {f.name: f.metadata.get("type", "text") for f in fields(item_class)}
@@ -327,7 +328,7 @@ class XlsxExporter(BaseItemExporter):
             names = headers = [f.name for f in fields(item_class)]
         else:
             return False
-        declared = _declared_types(item_class)
+        declared = declared_types(item_class)
         self.names, self.headers = names, headers
         self.types = [declared.get(name, "") for name in names]
         self.widths = [len(h) for h in headers]

@@ -52,7 +52,7 @@ from itemadapter import ItemAdapter
 from scrapy.exporters import BaseItemExporter
 
 from cpfft.errors import ANALYSIS_EXTRA, analysis_module
-from cpfft.exporters import format_float
+from cpfft.exporters import declared_types, format_float
 from cpfft.run.state import mark_incomplete
 
 if TYPE_CHECKING:
@@ -75,12 +75,6 @@ def require_pyarrow(what: str) -> None:
     """Raise ConfigurationError (one line) if pyarrow cannot be imported."""
     analysis_module("pyarrow", what)
     analysis_module("pyarrow.parquet", what)  # a pyarrow built without Parquet support
-
-
-def _declared_types(item_class: Any) -> dict[str, str]:
-    if item_class is None or not is_dataclass(item_class):
-        return {}
-    return {f.name: f.metadata.get("type", "text") for f in fields(item_class)}
 
 
 def _descriptions(item_class: Any) -> dict[str, str]:
@@ -266,7 +260,7 @@ class ParquetExporter(BaseItemExporter):
             names = [f.name for f in fields(item_class)]
         else:
             return False
-        declared = _declared_types(item_class)
+        declared = declared_types(item_class)
         self.names = names
         self.types = [declared.get(name, "text") for name in names]
         self.open_writer(_descriptions(item_class))

@@ -51,6 +51,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from cpfft.errors import first_line
+
 SECRET_NAMES = ("SECRET", "TOKEN", "PASSWORD", "CLIENT_ID")
 DEFAULT_URL = "http://127.0.0.1:6800"
 #: What a service manager gives a process besides its EnvironmentFile (and what Python needs).
@@ -127,7 +129,7 @@ def _client_class() -> type:
                     **kwargs,
                 )
             except requests.RequestException as exc:
-                raise ScrapydError(_first_line(exc) or type(exc).__name__) from None
+                raise ScrapydError(first_line(exc)) from None
             if response.status_code == 401:
                 raise ScrapydError(
                     "refused SCRAPYD_USERNAME/SCRAPYD_PASSWORD (HTTP 401): give the user name "
@@ -143,7 +145,7 @@ def _client_class() -> type:
             try:
                 return _process_response(response)
             except ErrorResponse as exc:  # scrapyd reports errors as HTTP 200 + "error"
-                raise ScrapydError(_first_line(exc) or "error") from None
+                raise ScrapydError(first_line(exc, "error")) from None
             except (MalformedResponse, KeyError, TypeError, AttributeError, RuntimeError) as exc:
                 raise ScrapydError(
                     f"not a scrapyd answer on {basename}.json ({type(exc).__name__})"
@@ -195,11 +197,6 @@ class Scrapyd:
 def _no_auth(request: Any) -> Any:
     """A request sent as it is, without any Authorization header."""
     return request
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

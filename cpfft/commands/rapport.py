@@ -11,10 +11,8 @@ exit 2, nothing written.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +21,7 @@ from scrapy.commands import ScrapyCommand
 from cpfft.commands import quiet_unless_asked
 from cpfft.cpf.plan import themes_from
 from cpfft.cpf.themes import THEMES_BY_ID, theme_parser
-from cpfft.errors import ConfigurationError, analysis_module, shown
+from cpfft.errors import ConfigurationError, analysis_module, first_line, shown
 from cpfft.geo import (
     DEPARTEMENTS_BY_CODE,
     REGIONS_BY_CODE,
@@ -32,6 +30,7 @@ from cpfft.geo import (
     find_region,
 )
 from cpfft.params import integer
+from cpfft.run.output import write_atomically
 
 if TYPE_CHECKING:
     import argparse
@@ -105,7 +104,7 @@ def build(warehouse: Path, filters: Filtres) -> str:
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         if "lock" in reason.lower():
             raise ConfigurationError(
                 f"{warehouse} is open for writing in another program ({reason}); close it, "
@@ -130,30 +129,10 @@ def build(warehouse: Path, filters: Filtres) -> str:
             f"{warehouse} is not a cpfft warehouse: {exc}; {rebuild}"
         ) from None
     except duckdb.Error as exc:
-        reason = str(exc).splitlines()[0]
+        reason = first_line(exc)
         raise ConfigurationError(f"{warehouse}: could not read it ({reason}); {rebuild}") from None
     finally:
         con.close()
-
-
-def write_atomically(output: Path, text: str) -> None:
-    """Write to a temporary file beside ``output``, then rename it over ``output`` (over
-    a symlink's target, not the link); a device or pipe (``-O /dev/stdout``) is written
-    to as it is."""
-    output = Path(os.path.realpath(output))
-    if output.exists() and not output.is_file():
-        with output.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        return
-    fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, 0o644)  # noqa: PTH101 - mkstemp's 0600 is not what a report wants
-        Path(temp).replace(output)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 class Command(ScrapyCommand):

@@ -26,8 +26,9 @@ from cpfft.config import check_base_url, check_common_settings
 from cpfft.cpf.spider import CpfSpider
 from cpfft.errors import ConfigurationError
 from cpfft.middlewares.retry import JSON_META
+from cpfft.offres.checks import check_rate
 from cpfft.offres.oauth import OAuth2TokenMiddleware
-from cpfft.offres.spider import OffresSpider, check_rate
+from cpfft.offres.spider import OffresSpider
 from cpfft.run.contract import describe_failure
 from cpfft.sonde import FT, MAX_CALLS, ODS, SOURCES, Answer, Call, Sonde, Unreachable, report
 

@@ -41,7 +41,16 @@ import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from cpfft.config import SETTINGS_BY_NAME, check_base_url, positive_int
-from cpfft.cpf.exports import Ask, Exports, Fetch, Over, Step, count_lines, ends_on_whole_row
+from cpfft.cpf.exports import (
+    EXPORTS_IN_FLIGHT,
+    Ask,
+    Exports,
+    Fetch,
+    Over,
+    Step,
+    count_lines,
+    ends_on_whole_row,
+)
 from cpfft.cpf.plan import (
     Group,
     GroupLimit,
@@ -87,8 +96,8 @@ class CpfSpider(ApiSpider):
     custom_settings: ClassVar[dict[str, Any]] = {
         "FEED_EXPORT_FIELDS": FORMATION_FIELDS,
         "CPF_QUOTA_ENABLED": True,  # cpfft.cpf.quota: the portal's daily quota
-        # Two exports in flight keep the pipeline busy; more only holds more bodies in memory.
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+        # The exports in flight at once (the planner queues the rest), and no more requests.
+        "CONCURRENT_REQUESTS_PER_DOMAIN": EXPORTS_IN_FLIGHT,
     }
 
     # ------------------------------------------------------------ configuration
@@ -155,9 +164,7 @@ class CpfSpider(ApiSpider):
         path, params = self.exports.call(fetch)
         callback = self.parse_export if fetch.ask is Ask.EXPORT else self.parse_count
         step = self.exports.step_name(fetch)
-        return self.api_request(
-            path, params, callback, step=step, partition=fetch.number, fetch=fetch
-        )
+        return self.api_request(path, params, callback, step=step, fetch=fetch)
 
     # ------------------------------------------------------------ counts and plan
 

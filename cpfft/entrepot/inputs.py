@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cpfft.datapackage import descriptor_name
 from cpfft.errors import ConfigurationError, shown
 from cpfft.exporters import DELIMITERS
 from cpfft.items import FORMATION_FIELDS, OFFRE_HEADERS
@@ -45,7 +46,6 @@ from cpfft.run.resume import unguard
 from cpfft.sources import SOURCES
 
 PARQUET_MAGIC = b"PAR1"
-DESCRIPTOR_SUFFIX = ".datapackage.json"
 PARTIAL_LABEL = ".depuis"
 #: The CSV header of each source, as the spiders write it.
 HEADERS: dict[str, list[str]] = {
@@ -85,11 +85,6 @@ class Changes:
     path: Path
     withdrawn: set[str]
     added_or_updated: set[str]
-
-
-def descriptor_of(path: Path) -> Path:
-    """``X.csv`` / ``X.parquet`` → ``X.datapackage.json``."""
-    return path.with_name(path.name.rsplit(".", 1)[0] + DESCRIPTOR_SUFFIX)
 
 
 def _existing_file(path: Path, option: str, what: str) -> None:
@@ -195,7 +190,7 @@ def _check_csv(found: Input) -> None:
 
 
 def _read_descriptor(found: Input, spider: str) -> None:
-    descriptor = descriptor_of(found.path)
+    descriptor = found.path.with_name(descriptor_name(found.path.name))
     if not descriptor.is_file():
         return
     where = f"{found.option} {found.path}: its descriptor {descriptor.name}"

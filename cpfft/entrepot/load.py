@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from cpfft.entrepot.inputs import HEADERS, Changes, Input, InputError
-from cpfft.entrepot.metiers import BridgeSummary, build_metiers
-from cpfft.errors import analysis_module
+from cpfft.entrepot.metiers import BridgeSummary, build_metiers, write_metiers_csv
+from cpfft.errors import analysis_module, first_line
 from cpfft.exporters import FORMULA_TRIGGERS
 from cpfft.geo import DEPARTEMENTS, REGIONS, UnknownPlace, find_region
 from cpfft.items import Formation, Offre, field_types
@@ -166,7 +166,7 @@ def _remove(path: Path) -> None:
 # ------------------------------------------------------------------ reading one input
 
 
-def _raw_relation(con: Any, found: Input) -> str:
+def _raw_relation(found: Input) -> str:
     """SQL of the input's rows, as it is (CSV: text cells under the field names)."""
     path = sql_string(str(found.path))
     if found.format == "parquet":
@@ -223,8 +223,7 @@ def _check_parquet_columns(con: Any, found: Input) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    return first_line(exc)[:200]
 
 
 def load_input(con: Any, found: Input, table: str) -> dict[str, int]:
@@ -237,7 +236,7 @@ def load_input(con: Any, found: Input, table: str) -> dict[str, int]:
     types = field_types(ITEMS[found.source])
     if found.format == "parquet":
         _check_parquet_columns(con, found)
-    relation = _raw_relation(con, found)
+    relation = _raw_relation(found)
     typed: list[str] = []
     checks: list[tuple[str, str, str, str]] = []  # (column, what, SQL count, SQL condition)
     for name, kind in types.items():
@@ -521,9 +520,7 @@ def _sources(con: Any, formations: Input, offres: Input, summary: LoadSummary) -
 
 def _export(con: Any, kind: str, path: Path, delimiter: str) -> Path:
     """Write the metiers table to a temporary file beside ``path``; return that file."""
-    from cpfft.entrepot.metiers import write_metiers_csv
-
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = _scratch(path)
     if kind == "parquet":
         con.execute(
             f"COPY (SELECT * FROM metiers) TO {sql_string(str(temporary))} (FORMAT parquet)"

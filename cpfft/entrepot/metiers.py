@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from cpfft.entrepot.salaire import monthly_salary
+from cpfft.exporters import format_float, neutralise_formula
 
 #: The bridge's columns, in order (the shared contract).
 COLUMNS = (
@@ -46,7 +47,6 @@ COLUMNS = (
     "prix_median", "prix_q1", "prix_q3", "heures_median", "heures_q1", "heures_q3",
     "offres_par_formation", "presence",
 )  # fmt: skip
-BOTH, OFFERS_ONLY, TRAININGS_ONLY = "les deux", "offres seulement", "formations seulement"
 
 
 @dataclass
@@ -208,8 +208,6 @@ def build_metiers(con: Any) -> BridgeSummary:
 
 
 def _cell(value: Any) -> Any:
-    from cpfft.exporters import format_float, neutralise_formula
-
     if value is None:
         return ""
     if isinstance(value, float):

@@ -35,7 +35,7 @@ from scrapy import FormRequest
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http.request import NO_CALLBACK
 
-from cpfft.errors import ConfigurationError
+from cpfft.errors import ConfigurationError, first_line
 from cpfft.middlewares.pace import PaceMiddleware
 from cpfft.offres.credentials import Credentials, load_credentials
 from cpfft.run.state import is_stopping, stop_crawl
@@ -187,7 +187,7 @@ class OAuth2TokenMiddleware:
         try:
             response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # noqa: BLE001 - any failure ends in one clear line
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = first_line(exc)
             stop_crawl(
                 self.crawler,
                 "oauth_token_failed",

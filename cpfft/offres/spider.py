@@ -39,9 +39,7 @@ from cpfft.items import OFFRE_HEADERS, Offre
 from cpfft.middlewares.retry import JSON_META, response_json
 from cpfft.offres.bounds import utc_text
 from cpfft.offres.calibration import Probe, Seen
-
-# Re-exported: the settings table names check_rate and check_overlap by this module's path.
-from cpfft.offres.checks import check_overlap, check_rate, check_run  # noqa: F401
+from cpfft.offres.checks import check_overlap, check_run
 from cpfft.offres.cursor import WINDOW, CursorPlanner, Fetch
 from cpfft.offres.incremental import QueryState, StateError
 from cpfft.offres.plan import Plan, depuis_start, first_page_failed, sort_warning, start_t0

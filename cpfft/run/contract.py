@@ -11,6 +11,7 @@ from scrapy.exceptions import CloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from cpfft.errors import first_line
 from cpfft.run.start import prepare
 
 if TYPE_CHECKING:
@@ -131,5 +132,5 @@ def describe_failure(failure: Failure, not_found_hint: str = "") -> str:
         if response.status == 404 and not_found_hint:
             status += f" ({not_found_hint})"
         return f"{status}: {message}" if message else status
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    detail = first_line(exc, "")
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -35,7 +35,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,6 +62,7 @@ from cpfft.errors import ConfigurationError, shown_uri
 from cpfft.exporters import DELIMITERS, XlsxExporter
 from cpfft.parquet import ParquetExporter, require_pyarrow
 from cpfft.run.contract import contract, rows_expected
+from cpfft.run.output import write_atomically
 from cpfft.run.rows import Rows
 from cpfft.run.state import INCOMPLETE, mark_incomplete, stop_crawl
 
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.extensions.feedexport import FeedSlot
+    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -200,8 +201,7 @@ class FeedExporter(ScrapyFeedExporter):
         else:
             item_class = getattr(spider, "item_class", None)
             header = list(getattr(item_class, "__dataclass_fields__", {}))
-        kwargs = options.get("item_export_kwargs") or {}
-        delimiter = kwargs.get("delimiter") or self.settings.get("CPFFT_CSV_DELIMITER", ",")
+        delimiter = csv_delimiter(self.settings, options)
         name = path.name
         replace = f"use -O {name} to replace it, or another file name"
         encoding = options.get("encoding") or "utf-8"
@@ -313,7 +313,7 @@ def write_descriptors(
                 feed.path.name,
                 feed.format,
                 rows,
-                delimiter=csv_delimiter(crawler, feed.options),
+                delimiter=csv_delimiter(crawler.settings, feed.options),
                 encoding=feed_encoding(crawler, feed),
             )
         )
@@ -333,9 +333,10 @@ def write_descriptors(
     return notes
 
 
-def csv_delimiter(crawler: Crawler, options: Mapping[str, Any]) -> str:
+def csv_delimiter(settings: BaseSettings, options: Mapping[str, Any]) -> str:
+    """The delimiter of a CSV output: its feed options', else CPFFT_CSV_DELIMITER."""
     kwargs = options.get("item_export_kwargs") or {}
-    return str(kwargs.get("delimiter") or crawler.settings.get("CPFFT_CSV_DELIMITER", ","))
+    return str(kwargs.get("delimiter") or settings.get("CPFFT_CSV_DELIMITER", ","))
 
 
 def feed_encoding(crawler: Crawler, feed: StoredFeed) -> str:
@@ -348,12 +349,5 @@ def feed_encoding(crawler: Crawler, feed: StoredFeed) -> str:
 
 
 def write_json(path: Path, content: Any) -> None:
-    """Write ``path`` whole or not at all (a temporary file renamed over it)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        with temporary.open("w", encoding="utf-8") as file:
-            json.dump(content, file, ensure_ascii=False, indent=2)
-            file.write("\n")
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    """Write ``path`` whole or not at all."""
+    write_atomically(path, json.dumps(content, ensure_ascii=False, indent=2) + "\n")

@@ -41,6 +41,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -248,3 +249,23 @@ def set_aside(path: Path) -> Path:
     target = set_aside_name(path)
     path.replace(target)
     return target
+
+
+def write_atomically(output: Path, text: str) -> None:
+    """Write to a temporary file beside ``output``, then rename it over ``output`` (over
+    a symlink's target, not the link); a device or pipe (``-O /dev/stdout``) is written
+    to as it is."""
+    output = Path(os.path.realpath(output))
+    if output.exists() and not output.is_file():
+        with output.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, 0o644)  # noqa: PTH101 - mkstemp's 0600 is not what an output wants
+        Path(temp).replace(output)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

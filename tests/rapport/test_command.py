@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cpfft.commands.rapport import write_atomically
+from cpfft.run.output import write_atomically
 from tests.rapport.warehouse import build, rapport
 from tests.support.crawling import clean_env
 
