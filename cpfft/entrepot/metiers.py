@@ -123,7 +123,10 @@ ft AS (
 ),
 per_formation AS (
     SELECT code_rome, niveau, territoire, numero_formation,
-           avg(frais_ttc_tot_mean) AS prix, avg(nombre_heures_total_mean) AS heures,
+           -- Summed in sorted order: a parallel sum's order varies, and with it the last
+           -- bit of the mean, so that the same data would not give the same bridge twice.
+           avg(frais_ttc_tot_mean ORDER BY frais_ttc_tot_mean) AS prix,
+           avg(nombre_heures_total_mean ORDER BY nombre_heures_total_mean) AS heures,
            coalesce(bool_or(nb_session_a_distance > 0), false) AS distance
     FROM ft WHERE numero_formation IS NOT NULL
     GROUP BY code_rome, niveau, territoire, numero_formation
