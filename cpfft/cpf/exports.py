@@ -29,16 +29,21 @@ the numbers).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
-from cpfft.cpf.plan import Partition
+from cpfft.cpf.plan import Partition, quota_warning
+from cpfft.items import Formation
 
-WARNING, ERROR = logging.WARNING, logging.ERROR
+T = TypeVar("T")
+
+INFO, WARNING, ERROR = logging.INFO, logging.WARNING, logging.ERROR
 #: Partitions whose exports are in flight at once: two keep the pipeline busy (one is
 #: parsed while the next downloads); more would only hold more bodies in memory.
 EXPORTS_IN_FLIGHT = 2
@@ -70,6 +75,68 @@ def ends_on_whole_row(body: bytes) -> bool:
         json.loads(stripped.rsplit(b"\n", 1)[-1])
     except ValueError:
         return False
+    return True
+
+
+def plan_lines(
+    rows: int, partitions: int, partition_rows: int, quota_left: int | None
+) -> list[tuple[int, str]]:
+    """What to log, as (logging level, line), once ``rows`` rows are planned in
+    ``partitions`` exports; ``quota_left``: calls left in today's quota, if known."""
+    if not partitions:
+        return [(INFO, "No row matches the filters: the CSV will hold the header only")]
+    plan = (
+        f"Plan: {rows} rows in {partitions} partition(s) of at most {partition_rows} rows, "
+        "one export call each"
+    )
+    lines = [(INFO, plan)]
+    warning = quota_warning(quota_left, partitions)
+    if warning:
+        lines.append((WARNING, warning))
+    return lines
+
+
+def export_rows(
+    body: bytes,
+    rename: Mapping[str, str],
+    on_snapshot: Callable[[str], None],
+    batch: Callable[[list[Formation]], T],
+    size: int,
+) -> Generator[T, None, bool]:
+    """The rows of a JSONL export, ``size`` at a time, each batch made by ``batch``.
+    Returns False at a malformed line (the rows before it given), True at the end.
+
+    ``rename``: dataset field → output column (other fields are not exported);
+    ``on_snapshot`` is called with each ``date_extract`` value not seen before."""
+    # Today's dataset names every column as the output does: a record made only of
+    # those fields is the row itself, without a renamed copy.
+    same_names = all(k == v for k, v in rename.items())
+    known = rename.keys()
+    seen: set[str] = set()
+    rows: list[Formation] = []
+    for line in io.BytesIO(body):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if rows:
+                yield batch(rows)
+            return False
+        if same_names and record.keys() <= known:
+            row = record
+        else:
+            row = {rename[k]: v for k, v in record.items() if k in rename}
+        snapshot = row.get("date_extract")
+        if snapshot is not None and snapshot not in seen:
+            seen.add(snapshot)
+            on_snapshot(snapshot)
+        rows.append(Formation(**row))
+        if len(rows) >= size:
+            yield batch(rows)
+            rows = []
+    if rows:
+        yield batch(rows)
     return True
 
 
@@ -140,9 +207,11 @@ class Exports:
 
     # ------------------------------------------------------------ plan and slots
 
-    def plan(self, partitions: Iterable[Partition]) -> int:
-        """Track these partitions; return the rows they are expected to hold."""
+    def plan(self, partitions: Iterable[Partition], queries: dict[int, str] | None = None) -> int:
+        """Track these partitions (``queries``: partition number → its full ODSQL
+        condition); return the rows they are expected to hold."""
         self.partitions = {p.number: p for p in partitions}
+        self.queries = queries or {}
         return sum(p.expected for p in self.partitions.values())
 
     def not_written_yet(
@@ -346,7 +415,10 @@ class Exports:
 
     def new_snapshot(self, snapshot: str) -> str | None:
         """A row's ``date_extract`` not seen before: the warning to log when rows now come
-        from two daily snapshots (the catalogue was refreshed during the run)."""
+        from two daily snapshots (the catalogue was refreshed during the run); None for
+        a value seen before."""
+        if snapshot in self.snapshots:
+            return None
         self.snapshots.add(snapshot)
         if len(self.snapshots) != 2:
             return None

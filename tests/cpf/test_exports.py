@@ -14,9 +14,12 @@ from cpfft.cpf.exports import (
     Step,
     count_lines,
     ends_on_whole_row,
+    export_rows,
     figures,
+    plan_lines,
 )
 from cpfft.cpf.plan import Group, Partition
+from cpfft.items import Formation
 
 WARNING, ERROR = logging.WARNING, logging.ERROR
 NAME = "partition 1 (départements 75)"
@@ -307,11 +310,73 @@ def test_two_snapshots_are_told_once():
         "2026-12-01): rows come from more than one daily snapshot"
     )
     assert exports.new_snapshot("2026-12-02") is None
+    assert exports.new_snapshot("2026-11-30") is None  # seen before: not told again
+
+
+def test_plan_lines_say_the_plan_and_warn_when_the_quota_is_short():
+    assert plan_lines(0, 0, 500, 3) == [
+        (logging.INFO, "No row matches the filters: the CSV will hold the header only")
+    ]
+    plan = "Plan: 1200 rows in 3 partition(s) of at most 500 rows, one export call each"
+    assert plan_lines(1200, 3, 500, None) == [(logging.INFO, plan)]
+    assert plan_lines(1200, 3, 500, 3) == [(logging.INFO, plan)]
+    assert plan_lines(1200, 3, 500, 2) == [
+        (logging.INFO, plan),
+        (WARNING, "Only 2 API calls left in today's quota for 3 exports: the run may stop early"),
+    ]
+
+
+def read_all(body: bytes, rename: dict[str, str], size: int = 2):
+    """Every batch export_rows gives, the snapshots it reported, and its return value."""
+    snapshots: list[str] = []
+    reader = export_rows(body, rename, snapshots.append, tuple, size)
+    batches = []
+    while True:
+        try:
+            batches.append(next(reader))
+        except StopIteration as end:
+            return batches, snapshots, end.value
+
+
+SAME = {"numero_formation": "numero_formation", "date_extract": "date_extract"}
+
+
+def test_export_rows_come_in_batches_made_by_the_caller():
+    body = b"".join(
+        b'{"numero_formation": "%d", "date_extract": "2026-12-01"}\n' % i for i in range(5)
+    )
+    batches, snapshots, whole = read_all(body + b"\n\n", SAME)
+    assert whole is True
+    assert [len(b) for b in batches] == [2, 2, 1]
+    assert all(isinstance(b, tuple) for b in batches)  # the caller's envelope
+    assert [r.numero_formation for b in batches for r in b] == ["0", "1", "2", "3", "4"]
+    assert all(isinstance(r, Formation) for b in batches for r in b)
+    assert snapshots == ["2026-12-01"]  # once per value, not once per row
+
+
+def test_export_rows_map_renamed_fields_back_and_leave_unknown_fields_out():
+    rename = {"numero_formation": "numero_formation", "date_chargement": "date_extract"}
+    body = b'{"numero_formation": "7", "date_chargement": "2026-11-30", "nouveau": 1}\n'
+    batches, snapshots, whole = read_all(body, rename)
+    (row,) = batches[0]
+    assert (row.numero_formation, row.date_extract, whole) == ("7", "2026-11-30", True)
+    assert snapshots == ["2026-11-30"]
+    # Same names, but a field the output does not know: the row is still built by name.
+    batches, _, _ = read_all(b'{"numero_formation": "8", "nouveau": 1}\n', SAME)
+    assert batches[0][0].numero_formation == "8"
+
+
+def test_export_rows_stop_at_a_malformed_line_after_giving_the_rows_before_it():
+    body = b'{"numero_formation": "1"}\n{"numero_formation": "2"}\n{"numero_\n{"numero_formation": "3"}\n'
+    batches, _, whole = read_all(body, SAME, size=500)
+    assert whole is False
+    assert [r.numero_formation for b in batches for r in b] == ["1", "2"]
+    assert read_all(b"{broken\n", SAME) == ([], [], False)
 
 
 def test_planners_do_not_import_scrapy():
     code = (
-        "import sys, cpfft.cpf.exports, cpfft.cpf.plan; "
+        "import sys, cpfft.cpf.counts, cpfft.cpf.exports, cpfft.cpf.plan; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scrapy', 'twisted')))"
     )
     result = subprocess.run(

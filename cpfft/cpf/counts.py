@@ -1,0 +1,163 @@
+"""Before any export, the counts: from the dataset's metadata to the partitions (pure,
+no Scrapy: answers in, the next count or the groups to pack out).
+
+1. The metadata (``GET /catalog/datasets/{id}``) gives the fields as published today
+   (:func:`cpfft.cpf.plan.parse_metadata`) and, with the user's arguments, the filters
+   every later call carries.
+2. One grouped count of the rows per département (the null département included).
+3. Only if a département holds more than a partition's rows: one more count by
+   (département, ``code_nsf_1``) for those départements.
+
+Every grouped count is sent with the grouped ``limit`` accepted so far
+(:class:`cpfft.cpf.plan.GroupLimit`): the portal's bound is not settled, so a count
+refused for its limit is sent again with a smaller one, and an answer holding as many
+groups as its limit is treated as possibly cut.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cpfft.cpf.plan import (
+    Group,
+    GroupLimit,
+    Partition,
+    Schema,
+    SchemaError,
+    all_of,
+    cut_departements,
+    departement_count,
+    filters,
+    parse_groups,
+    parse_metadata,
+    plan_partitions,
+    refine,
+    schema_notes,
+    split_count,
+)
+
+
+class Unusable(Exception):
+    """The counts cannot be used: nothing is fetched. ``reason`` goes to the run's
+    ``missing:`` lines, ``line`` to the log."""
+
+    def __init__(self, reason: str, line: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Count:
+    """A grouped count to send: its parameters (the limit aside), its name in logs, and
+    for the count by (département, NSF code), the département groups it refines."""
+
+    params: dict[str, str]
+    step: str
+    groups: list[Group] | None = None
+
+
+class Counts:
+    """The counting stage of a run: the schema, the user's filters as one ODSQL
+    condition, the grouped limit, and the log lines each answer calls for
+    (:attr:`notes`, as (logging level, line), to be logged in order)."""
+
+    def __init__(
+        self,
+        args: Mapping[str, Any],
+        themes: Mapping[str, tuple[str, ...]],
+        partition_rows: int,
+        warnings: list[str],
+    ) -> None:
+        self.args = args
+        self.themes = themes
+        self.partition_rows = partition_rows
+        self.warnings = warnings  # the run summary's warnings: a count that cost no row
+        self.schema: Schema | None = None
+        self.where = ""
+        self.limits = GroupLimit()
+        self.notes: list[tuple[int, str]] = []
+
+    def metadata(self, load: Callable[[], Any]) -> Count:
+        """The dataset metadata answered (``load`` reads its JSON): the first count."""
+        try:
+            schema = parse_metadata(load())
+            self.schema = schema
+            departement = schema.field("code_departement")
+            schema.field("numero_formation")
+            self.where = filters(schema, self.args, self.themes)
+        except (SchemaError, ValueError) as exc:
+            raise Unusable(
+                f"cannot use the dataset metadata: {exc}", f"Cannot use the dataset metadata: {exc}"
+            ) from None
+        self.notes.extend(schema_notes(schema))
+        return Count(departement_count(departement, self.where), "row count per département")
+
+    def params(self, count: Count) -> dict[str, str | int]:
+        """A count's query parameters, with the grouped limit accepted so far."""
+        return {**count.params, "limit": self.limits.current}
+
+    def answered(self, count: Count, limit: int, load: Callable[[], Any]) -> Count | list[Group]:
+        """``count``, sent with ``limit``, answered: the next count, or the groups to pack."""
+        assert self.schema is not None
+        accepted = self.limits.accepted(limit)
+        if accepted:
+            self.notes.append((logging.INFO, accepted))
+        keys = [self.schema.field("code_departement")]
+        if count.groups is not None:
+            keys.append(self.schema.field("code_nsf_1"))
+        try:
+            counts = parse_groups(load(), tuple(keys))
+        except (SchemaError, ValueError) as exc:
+            raise Unusable(
+                f"cannot read the row counts: {exc}", f"Cannot read the row counts: {exc}"
+            ) from None
+        if count.groups is not None:
+            groups, warning = refine(count.groups, counts, self.partition_rows, limit)
+            if warning:
+                self.notes.append((logging.WARNING, warning[:1].upper() + warning[1:]))
+                self.warnings.append(warning)
+            return groups
+        problem = cut_departements(len(counts), limit)
+        if problem:
+            raise Unusable(problem, f"Cannot plan the partitions: {problem}")
+        groups = [Group(key[0], n) for key, n in counts]
+        try:
+            split = split_count(groups, self.partition_rows, self.schema, self.where)
+        except SchemaError as exc:  # no NSF field to split by: bigger exports, no row lost
+            warning = f"{exc}: départements bigger than CPF_PARTITION_ROWS are exported whole"
+            self.notes.append((logging.WARNING, warning[:1].upper() + warning[1:]))
+            self.warnings.append(warning)
+            return groups
+        if split is None:
+            return groups
+        return Count(split, "row count per département and NSF code", groups)
+
+    def refused(self, sent: int, status: int, body: bytes) -> str | None:
+        """A count sent with ``limit=sent`` failed with HTTP ``status``: if the portal
+        refused that limit and a smaller one is left, the debug line that says so (the
+        count is sent again, see :meth:`params`); else None."""
+        smaller = self.limits.smaller(sent, status, body)
+        if smaller is None:
+            return None
+        limit, message = smaller
+        return f"Grouped limit={sent} refused ({message}); trying limit={limit}"
+
+    def failed(self, reason: str, status: int | None) -> str:
+        """A count failed for good: its reason, with the limits refused after a 400."""
+        if status == 400 and self.limits.refused:
+            return f"{reason} (group_by limits refused: {self.limits.tried()})"
+        return reason
+
+    def partitions(self, groups: list[Group]) -> tuple[list[Partition], dict[int, str]]:
+        """The partitions the groups pack into, and each one's full ODSQL condition."""
+        assert self.schema is not None
+        partitions = plan_partitions(groups, self.partition_rows, self.args["max_records"])
+        departement = self.schema.field("code_departement")
+        # Only a group split by NSF code needs the field, and it was found to split it.
+        nsf = self.schema.actual.get("code_nsf_1", "code_nsf_1")
+        queries = {p.number: all_of([self.where, p.where(departement, nsf)]) for p in partitions}
+        return partitions, queries
