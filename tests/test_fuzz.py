@@ -398,8 +398,8 @@ def offres_spider(current: Settings, args: dict[str, Any]) -> OffresSpider:
 
 def window_request(spider: OffresSpider, low: str, high: str):
     """The probe of the cursor's first window, as the spider sends it."""
-    spider.planner = CursorPlanner(Reading(), low, high, base=spider.base)
-    return spider.fetch(spider.planner.start()[0])
+    spider.plan.planner = CursorPlanner(Reading(), low, high, base=spider.plan.base)
+    return spider.fetch(spider.plan.planner.start()[0])
 
 
 def no_control(value: str) -> bool:
@@ -528,8 +528,8 @@ def test_offres_arguments(workdir, arguments, with_output_dir):
             assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", query[name]), query[name]
     # The request the spider sends: same host and path, exactly these parameters.
     spider = offres_spider(make_settings(OffresSpider, overrides), parsed)
-    low = spider.user_low or "2000-01-01T00:00:00Z"
-    high = spider.user_high or "2026-11-29T00:00:00Z"
+    low = spider.plan.user_low or "2000-01-01T00:00:00Z"
+    high = spider.plan.user_high or "2026-11-29T00:00:00Z"
     request = window_request(spider, low, high)
     url = urlsplit(request.url)
     assert (url.scheme, url.netloc, url.path, url.fragment) == (

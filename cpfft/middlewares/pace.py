@@ -50,6 +50,7 @@ from cpfft.run.state import is_stopping
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Request, Response
+    from scrapy.settings import BaseSettings
 
 SENT_AT = "cpfft_sent_at"
 DEFAULT_WAIT = 1.0  # a 429 without any hint: the limiters refill every second
@@ -208,6 +209,18 @@ class Gate:
                 turn.set_result(None)
                 return
         self.busy = False
+
+
+def rated_slot(settings: BaseSettings) -> str:
+    """Give ``FT_DOWNLOAD_SLOT`` its download settings, while the spider is made
+    (settings are not frozen yet); return its name. The token host and the API host
+    share this one slot: the quota is per application and counts token calls. Its pace
+    is kept here; the slot's concurrency only has to cover the latency at that rate."""
+    slot = settings.get("FT_DOWNLOAD_SLOT", "francetravail")
+    slots = settings.getdict("DOWNLOAD_SLOTS")
+    slots[slot] = {"delay": 0, "concurrency": 32, "jitter": 0}
+    settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
+    return slot
 
 
 class PaceMiddleware:

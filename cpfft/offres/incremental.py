@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from cpfft.exporters import neutralise_formula
 from cpfft.items import OFFRE_HEADERS
-from cpfft.offres.search import DETAIL_URL
+from cpfft.offres.search import DETAIL_URL, api_query
 from cpfft.run.output import OutputError, changes_file
 from cpfft.run.resume import existing_rows, unguard
 from cpfft.run.rows import rows_of
@@ -93,6 +93,17 @@ class QueryState:
         self.path = folder / STATE_DIR / f"{query_key(api_url, query)}.sqlite"
         self.db: sqlite3.Connection | None = None
         self.last: dict[str, Any] = {}
+
+    @classmethod
+    def of_run(
+        cls, run_output: str | None, api_url: str, args: dict[str, Any]
+    ) -> QueryState | None:
+        """The state of a run's query, kept beside its output under ``CPFFT_OUTPUT_DIR``
+        (``run_output``); None without one, or for a run cut short on purpose (a sample,
+        ``publieeDepuis``), whose offers say nothing of the whole query."""
+        if not run_output or args["max_offers"] is not None or args["publieeDepuis"]:
+            return None
+        return cls(Path(run_output).parent, api_url, dict(api_query(args)))
 
     # ------------------------------------------------------------ run start
 

@@ -19,14 +19,16 @@ hands each answer back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
+from cpfft.cleaning import clean_date
 from cpfft.offres.bounds import Reading, utc_text
 from cpfft.offres.calibration import Calibration, Probe, Seen, cap_from_message
 from cpfft.offres.cursor import TOP, WINDOW, CursorPlanner, Fetch
-from cpfft.offres.search import parse_api_date
+from cpfft.offres.search import api_query, parse_api_date
 
 #: Page 0 of the whole query (the first request of every run).
 WHOLE_FIRST = Fetch(TOP, 0, WINDOW - 1, 100, "first")
@@ -100,6 +102,14 @@ class Plan:
     steps: Generator[Probe, Seen, None] | None = None
     planner: CursorPlanner | None = None
     written: set[object] = field(default_factory=set)  # ids of a sample written so far
+
+    @classmethod
+    def of(cls, args: Mapping[str, Any], oldest: str) -> Plan:
+        """The plan of the spider's parsed arguments; ``oldest``: ``FT_OLDEST_CREATION``."""
+        base = api_query(args)
+        low = base.pop("minCreationDate", None)
+        high = base.pop("maxCreationDate", None)
+        return cls(base, low, high, oldest, args["max_offers"])
 
     @property
     def incremental(self) -> bool:
@@ -204,6 +214,21 @@ class Plan:
             self.planner.failure(fetch, f"HTTP {status}: {error}")
             return None, []
         return cap, self.planner.lower_cap(cap)
+
+    def keep(
+        self, offers: list[dict[str, Any]], known: Callable[[str, str | None], bool] | None
+    ) -> Iterator[dict[str, Any]]:
+        """The offers of a page to write, one by one: an incremental run passes
+        ``known(id, dateActualisation)``, true for an offer the query's state holds as it
+        is (left out); a sample stops when it is full."""
+        for data in offers:
+            if known is not None and known(
+                str(data.get("id")), clean_date(data.get("dateActualisation"))
+            ):
+                continue
+            if not self.admits(data.get("id")):
+                return
+            yield data
 
     def admits(self, offer_id: object) -> bool:
         """Whether a sample still takes this offer (an offer already written is taken

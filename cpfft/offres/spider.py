@@ -1,23 +1,10 @@
 """``scrapy crawl offres -a motsCles=python -a region=11 -O offres.csv``: every matching offer.
 
-The spider only turns decisions into requests and pages into rows; the decisions live
-in pure modules, the run's stages in :mod:`cpfft.offres.plan`:
-
-1. Page 0 of the whole query, newest first. If it holds every offer (≤ 150), done.
-2. Otherwise the **calibration** (:mod:`cpfft.offres.calibration`, a handful of
-   calls on the national query) measures how the API reads creation-date bounds
-   (zone, inclusive or exclusive upper bound, precision) and the window cap.
-3. The **cursor** (:mod:`cpfft.offres.cursor`) splits the query into creation-date
-   windows the API can page through, newest first, from ``t0`` (fixed at the
-   start: offers published during the crawl shift nothing), and checks every window
-   against the API's own counts. The run is COMPLETE only if every check passes;
-   otherwise the summary says how many offers are missing and between which dates.
-
-Under ``CPFFT_OUTPUT_DIR`` each query keeps a state (:mod:`cpfft.offres.incremental`):
-a complete run writes what changed since the previous one, and
-``-a depuis=dernier`` starts the creation-date window at the previous complete
-run's ``t0`` (minus ``FT_INCREMENTAL_OVERLAP`` seconds, for offers indexed
-late), skipping the offers of the overlap that the state already holds.
+The spider only turns decisions into requests and pages into rows. The run's stages
+(page 0 of the whole query, the calibration, the cursor that splits the query into
+creation-date windows and checks each against the API's counts) are decided in
+:mod:`cpfft.offres.plan`; the query's state between runs (what changed, ``-a
+depuis=dernier``) is kept by :mod:`cpfft.offres.incremental`.
 """
 
 from __future__ import annotations
@@ -33,17 +20,17 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
-from cpfft.cleaning import clean_date
 from cpfft.config import check_base_url
 from cpfft.items import OFFRE_HEADERS, Offre
+from cpfft.middlewares.pace import rated_slot
 from cpfft.middlewares.retry import JSON_META, response_json
 from cpfft.offres.bounds import utc_text
 from cpfft.offres.calibration import Probe, Seen
 from cpfft.offres.checks import check_overlap, check_run
-from cpfft.offres.cursor import WINDOW, CursorPlanner, Fetch
+from cpfft.offres.cursor import WINDOW, Fetch
 from cpfft.offres.incremental import QueryState, StateError
 from cpfft.offres.plan import Plan, depuis_start, first_page_failed, sort_warning, start_t0
-from cpfft.offres.search import api_query, offre_from_api, read_page, stamps
+from cpfft.offres.search import offre_from_api, read_page, stamps
 from cpfft.offres.summary import change_stats, changes_lines, summary_lines
 from cpfft.run.contract import ApiSpider, describe_failure
 from cpfft.run.output import changes_file
@@ -82,40 +69,15 @@ class OffresSpider(ApiSpider):
         return "depuis" if args["depuis"] else None
 
     def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
-        slot = settings.get("FT_DOWNLOAD_SLOT", "francetravail")
-        # One slot for the token host and the API host: the quota is per application and
-        # counts token calls. Its pace (FT_MAX_RPS, and the holds after a 429) is kept by
-        # cpfft.middlewares.pace; concurrency only has to cover the latency at that rate.
-        # (Settings are not frozen yet while spiders are made.)
-        slots = settings.getdict("DOWNLOAD_SLOTS")
-        slots[slot] = {"delay": 0, "concurrency": 32, "jitter": 0}
-        settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
-        self.slot = slot
+        self.slot = rated_slot(settings)
         self.args = args
-        self.search_url = check_base_url(settings, "FT_API_URL") + SEARCH_PATH
-        self.base = api_query(args)
-        self.user_low = self.base.pop("minCreationDate", None)
-        self.user_high = self.base.pop("maxCreationDate", None)
-        self.plan = Plan(self.base, self.user_low, self.user_high,
-                         settings.get("FT_OLDEST_CREATION"), args["max_offers"])  # fmt: skip
+        api = check_base_url(settings, "FT_API_URL")
+        self.search_url = api + SEARCH_PATH
+        self.plan = Plan.of(args, settings.get("FT_OLDEST_CREATION"))
         self.progress_total: int | None = None
-        # The query's state under CPFFT_OUTPUT_DIR (not for runs cut short on purpose).
-        run_output = settings.get("CPFFT_RUN_OUTPUT")
-        self.query_state: QueryState | None = None
-        if run_output and args["max_offers"] is None and not args["publieeDepuis"]:
-            api = check_base_url(settings, "FT_API_URL")
-            self.query_state = QueryState(Path(run_output).parent, api, dict(api_query(args)))
+        self.query_state = QueryState.of_run(settings.get("CPFFT_RUN_OUTPUT"), api, args)
         self.overlap = check_overlap(settings)
         self.partial_output = False  # read by RunReport: latest.csv stays on a whole extraction
-
-    @property
-    def planner(self) -> CursorPlanner | None:
-        """The cursor, once the plan has started it."""
-        return self.plan.planner
-
-    @planner.setter
-    def planner(self, planner: CursorPlanner | None) -> None:
-        self.plan.planner = planner
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OffresSpider:
@@ -194,7 +156,7 @@ class OffresSpider(ApiSpider):
         if fetch.purpose == "first":
             yield from self.on_first(total, offers, error)
             return
-        planner = self.planner
+        planner = self.plan.planner
         assert planner is not None
         if error:
             cap, smaller = self.plan.refused(fetch, response.status, error)
@@ -242,24 +204,25 @@ class OffresSpider(ApiSpider):
 
     def offers(self, rows: list[dict[str, Any]]) -> Iterator[Rows]:
         """A page's offers, as one batch of rows (see :mod:`cpfft.run.rows`)."""
-        batch = []
-        for data in rows:
-            if self.plan.incremental and self.query_state.unchanged(
-                str(data.get("id")), clean_date(data.get("dateActualisation"))
-            ):
-                self.crawler.stats.inc_value("cpfft/offers_already_known")
-                continue
-            if not self.plan.admits(data.get("id")):
-                break
-            batch.append(offre_from_api(data))
+        known = self.already_known if self.plan.incremental else None
+        batch = [offre_from_api(data) for data in self.plan.keep(rows, known)]
         if batch:
             yield Rows(batch)
 
+    def already_known(self, offer_id: str, updated: str | None) -> bool:
+        """An offer of the overlap the query's state holds as it is: counted, not written."""
+        assert self.query_state is not None
+        if not self.query_state.unchanged(offer_id, updated):
+            return False
+        self.crawler.stats.inc_value("cpfft/offers_already_known")
+        return True
+
     def on_idle(self) -> None:
         """Checks still waiting for a count: ask for it before the spider closes."""
-        if self.planner is None or is_stopping(self.crawler):
+        planner = self.plan.planner
+        if planner is None or is_stopping(self.crawler):
             return
-        pending = self.planner.pending()
+        pending = planner.pending()
         for fetch in pending:
             self.crawler.engine.crawl(self.fetch(fetch))
         if pending:
@@ -289,7 +252,7 @@ class OffresSpider(ApiSpider):
         # it asks for these lines), plus the overlap's offers deliberately not written again.
         written = stats.get_value(ROWS_IN_OUTPUT, stats.get_value("item_scraped_count", 0))
         written += stats.get_value("cpfft/offers_already_known", 0)
-        accounts = None if self.planner is None else self.planner.accounts
+        accounts = None if self.plan.planner is None else self.plan.planner.accounts
         sample = self.plan.max_offers is not None
         return summary_lines(
             self.plan.calibration, accounts, outcome, self.progress_total, written, sample
@@ -314,8 +277,8 @@ class OffresSpider(ApiSpider):
         if fetch.purpose == "first":
             self.first_failed(reason, log=not is_stopping(self.crawler))
             return
-        assert self.planner is not None
-        self.planner.failure(fetch, reason)
+        assert self.plan.planner is not None
+        self.plan.planner.failure(fetch, reason)
         if not is_stopping(self.crawler):
             logger.error("offers %d-%d: %s", fetch.first, fetch.last, reason)
 

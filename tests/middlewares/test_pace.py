@@ -11,10 +11,11 @@ import time
 import pytest
 from scrapy import Request
 from scrapy.http import Response
+from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from cpfft.middlewares.pace import SENT_AT, Pace, PaceMiddleware, wait_asked
+from cpfft.middlewares.pace import SENT_AT, Pace, PaceMiddleware, rated_slot, wait_asked
 
 
 def starts(pace: Pace, now: float, count: int) -> list[float]:
@@ -25,6 +26,15 @@ def starts(pace: Pace, now: float, count: int) -> list[float]:
         pace.take(now)
         out.append(now)
     return out
+
+
+def test_the_rated_slot_is_configured_while_the_spider_is_made():
+    settings = Settings({"DOWNLOAD_SLOTS": {"other": {"delay": 1}}, "FT_DOWNLOAD_SLOT": "ft"})
+    assert rated_slot(settings) == "ft"
+    assert settings.getdict("DOWNLOAD_SLOTS") == {
+        "other": {"delay": 1}, "ft": {"delay": 0, "concurrency": 32, "jitter": 0}
+    }  # fmt: skip
+    assert rated_slot(Settings()) == "francetravail"
 
 
 def test_starts_are_spaced_at_one_over_the_rate():

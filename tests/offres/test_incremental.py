@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from cpfft.offres.incremental import CHANGES_HEADERS, QueryState, StateError
+from cpfft.offres.search import SEARCH_PARAMS, api_query
+from cpfft.params import parse_arguments
 from tests.support.crawling import BOM, ft_env
 
 # ------------------------------------------------------------------ the state alone
@@ -105,6 +107,19 @@ def test_uncommitted_run_changes_nothing_and_a_second_run_is_refused(tmp_path):
     running.close()  # a failed run: nothing kept
     _, changes = run_state(tmp_path, [offer("A")], "2026-11-02T00:00:00Z", name="2.csv")
     assert (changes.added, changes.updated, changes.withdrawn) == (0, 0, 0)
+
+
+def test_only_whole_runs_with_an_output_folder_keep_a_state(tmp_path):
+    args = parse_arguments(SEARCH_PARAMS, {"motsCles": "python"})
+    output = str(tmp_path / "offres" / "20261201T000000Z.csv")
+    state = QueryState.of_run(output, "http://127.0.0.1:9", args)
+    assert state is not None
+    assert state.path.parent == tmp_path / "offres" / ".state"
+    assert state.query == {"api": "http://127.0.0.1:9", "query": api_query(args)}
+    assert QueryState.of_run(None, "http://127.0.0.1:9", args) is None
+    for cut_short in ({"max_offers": "10"}, {"publieeDepuis": "1"}):
+        short = parse_arguments(SEARCH_PARAMS, {"motsCles": "python", **cut_short})
+        assert QueryState.of_run(output, "http://127.0.0.1:9", short) is None
 
 
 def test_damaged_state_is_a_one_line_error(tmp_path):

@@ -17,6 +17,8 @@ from cpfft.offres.plan import (
     sort_warning,
     start_t0,
 )
+from cpfft.offres.search import SEARCH_PARAMS, api_query
+from cpfft.params import parse_arguments
 from tests.offres.drive import OLDEST
 from tests.offres.simapi import SimApi, dataset
 
@@ -247,6 +249,46 @@ def test_since_the_last_run_the_bounds_are_written_as_the_api_reads_them():
     assert (top["minCreationDate"], top["maxCreationDate"]) == (
         low, reading.encode_max(NOW - 1 + 86_400),
     )  # fmt: skip
+
+
+def test_the_plan_of_the_arguments_keeps_the_users_bounds_apart():
+    args = parse_arguments(SEARCH_PARAMS, {"motsCles": "python", "max_offers": "5",
+                                           "minCreationDate": "2026-11-01T00:00:00Z",
+                                           "maxCreationDate": "2026-11-20T00:00:00Z"})  # fmt: skip
+    made = Plan.of(args, OLDEST)
+    assert made.base == api_query({**args, "minCreationDate": None, "maxCreationDate": None})
+    assert "minCreationDate" not in made.base
+    assert "maxCreationDate" not in made.base
+    assert (made.user_low, made.user_high) == ("2026-11-01T00:00:00Z", "2026-11-20T00:00:00Z")
+    assert (made.oldest, made.max_offers) == (OLDEST, 5)
+    whole = Plan.of(parse_arguments(SEARCH_PARAMS, {}), OLDEST)
+    assert (whole.user_low, whole.user_high, whole.max_offers) == (None, None, None)
+
+
+def test_a_page_keeps_the_offers_not_already_known_up_to_the_sample():
+    page = [{"id": "a", "dateActualisation": "2026-11-30T10:00:00.000Z"}, {"id": "b"},
+            {"id": "c", "dateActualisation": " 2026-11-29T08:00:00Z "}, {"id": "d"}]  # fmt: skip
+    asked = []
+
+    def known(offer_id, updated):
+        asked.append((offer_id, updated))
+        return offer_id == "c"
+
+    assert list(plan().keep(page, None)) == page
+    assert list(plan().keep(page, known)) == [page[0], page[1], page[3]]
+    # The update time as the output writes it (the state compares it with the file's).
+    assert asked == [
+        ("a", "2026-11-30T10:00:00.000Z"), ("b", None), ("c", "2026-11-29T08:00:00Z"), ("d", None)
+    ]  # fmt: skip
+    sample = plan(max_offers=2)
+    assert list(sample.keep(page, known)) == [page[0], page[1]]  # full at "d"
+    assert list(sample.keep(page[:1], None)) == page[:1]  # written already: taken again
+    # One offer at a time: an offer is taken by the sample only once the one before is
+    # handed over (a failure while writing one leaves the next ones untaken).
+    one_by_one = plan(max_offers=3)
+    offers = one_by_one.keep(page, None)
+    assert next(offers) == page[0]
+    assert one_by_one.written == {"a"}
 
 
 def test_a_sample_takes_up_to_max_offers_distinct_offers():
