@@ -15,8 +15,9 @@ a bad spider argument as a traceback. This one:
 - after the crawl, exits with status 1 unless the run was complete (see
   :mod:`cpfft.run.state`): finish reason ``finished`` and nothing missing.
 
-Spiders provide ``check_configuration(settings, arguments)`` (a classmethod
-raising :class:`~cpfft.params.ConfigurationError`).
+cpfft's spiders (:class:`~cpfft.run.contract.ApiSpider`) provide both checks in
+``prepare_run(settings, arguments, create=False)``, which raises
+:class:`~cpfft.errors.ConfigurationError` with a one-line message.
 
 ``python -m cpfft.commands.crawl SPIDER [-a NAME=VALUE…] [-s NAME=VALUE…]`` runs
 the same checks as a scheduled run (no ``-O``) without running anything nor
@@ -42,8 +43,8 @@ from scrapy.utils.project import get_project_settings
 
 from cpfft.config import check_common_settings
 from cpfft.errors import ArgumentError, ConfigurationError
+from cpfft.run.contract import ApiSpider
 from cpfft.run.report import OUTCOME, quiet_scrapy_logs
-from cpfft.run.start import prepare
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -94,13 +95,10 @@ class Command(ScrapyCrawlCommand):
             raise UnknownSpiderError(f"unknown spider {name!r}. Spiders: {names}") from None
         settings = self.settings.copy()
         spidercls.update_settings(settings)
-        check = getattr(spidercls, "check_configuration", None)
-        parsed = check(settings, arguments) if check is not None else {}
-        if check is not None:
+        if issubclass(spidercls, ApiSpider):
             # What the spider will decide as it is made (see cpfft.run.start), checked now:
             # a mistake is one line, before Scrapy starts, and nothing is created.
-            label = spidercls.output_label(parsed)
-            path = prepare(settings, name, arguments, parsed, label, create=False)
+            _, path = spidercls.prepare_run(settings, arguments, create=False)
             self.output_folder = path.parent if path is not None else None
         check_common_settings(settings)
 

@@ -69,11 +69,23 @@ class ApiSpider(scrapy.Spider):
         raise NotImplementedError
 
     @classmethod
+    def prepare_run(
+        cls, settings: BaseSettings, arguments: dict[str, Any], create: bool
+    ) -> tuple[dict[str, Any], Path | None]:
+        """Check the configuration, then decide the run's output file and resumption
+        (:func:`cpfft.run.start.prepare`): the parsed arguments and the timestamped
+        output (None without ``CPFFT_OUTPUT_DIR``). With ``create`` false, only checks,
+        as the crawl command does before Scrapy starts; the spider, as it is made, does
+        the same with ``create`` true."""
+        parsed = cls.check_configuration(settings, arguments)
+        label = cls.output_label(parsed)
+        return parsed, prepare(settings, cls.name, arguments, parsed, label, create=create)
+
+    @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ApiSpider:
-        parsed = cls.check_configuration(crawler.settings, kwargs)
         # The output file and the resumption, decided here (Scrapy applies the settings
         # after this method), so that scrapy crawl, scrapyd and CrawlerProcess agree.
-        prepare(crawler.settings, cls.name, kwargs, parsed, cls.output_label(parsed), create=True)
+        parsed, _ = cls.prepare_run(crawler.settings, kwargs, create=True)
         # Only scrapyd's own arguments (_job…) become attributes; the rest are validated.
         scrapyd = {k: v for k, v in kwargs.items() if k.startswith("_")}
         spider = super().from_crawler(crawler, *args, **scrapyd)
