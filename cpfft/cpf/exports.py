@@ -36,9 +36,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from cpfft.cpf.plan import Partition, quota_warning
+from cpfft.cpf.plan import Partition, one_count, quota_warning
 from cpfft.items import Formation
 
 T = TypeVar("T")
@@ -94,6 +94,15 @@ def plan_lines(
     if warning:
         lines.append((WARNING, warning))
     return lines
+
+
+def resume_line(planned: int, left: int, name: str) -> str:
+    """What a resumed run logs once it knows which of its ``planned`` partitions are
+    complete in the output file ``name`` already (``left``: those still to fetch)."""
+    return (
+        f"Resuming: {planned - left} of {planned} partitions are complete in {name} already; "
+        f"fetching the other {left}"
+    )
 
 
 def export_rows(
@@ -282,6 +291,20 @@ class Exports:
         return f"{partition.label()} fresh count"
 
     # ------------------------------------------------------------ answers
+
+    def answered(self, fetch: Fetch, body: bytes) -> Step:
+        """A partition's export answered with ``body`` (see :meth:`exported`)."""
+        whole = ends_on_whole_row(body)
+        return self.exported(fetch.number, fetch.attempt, whole, count_lines(body) if whole else 0)
+
+    def recounted(self, fetch: Fetch, load: Callable[[], Any]) -> Step:
+        """A partition's recount or fresh count answered (``load`` reads its JSON); see
+        :meth:`counted`."""
+        try:
+            rows, unreadable = one_count(load()), ""
+        except ValueError as exc:  # SchemaError included
+            rows, unreadable = None, str(exc)
+        return self.counted(fetch, rows, unreadable)
 
     def exported(self, number: int, attempt: int, whole: bool, received: int) -> Step:
         """Export ``attempt`` of a partition came back; ``whole``: its body ends on a

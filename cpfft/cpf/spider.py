@@ -18,7 +18,8 @@ from urllib.parse import urlencode
 import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from cpfft.config import SETTINGS_BY_NAME, check_base_url, positive_int
+from cpfft.config import check_base_url, positive_int
+from cpfft.cpf.checks import check_run
 from cpfft.cpf.counts import Count, Counts, Unusable
 from cpfft.cpf.exports import (
     EXPORTS_IN_FLIGHT,
@@ -27,23 +28,17 @@ from cpfft.cpf.exports import (
     Fetch,
     Over,
     Step,
-    count_lines,
-    ends_on_whole_row,
     export_rows,
     plan_lines,
+    resume_line,
 )
 from cpfft.cpf.plan import (
     Group,
     Partition,
-    SchemaError,
-    check_places,
-    cpf_params,
-    one_count,
     themes_from,
 )
 from cpfft.items import FORMATION_FIELDS, Formation
 from cpfft.middlewares.retry import JSON_META
-from cpfft.params import parse_arguments
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
 from cpfft.run.contract import ApiSpider, describe_failure
 from cpfft.run.resume import existing_rows, unguard
@@ -78,12 +73,7 @@ class CpfSpider(ApiSpider):
 
     @classmethod
     def check_configuration(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict:
-        """Validate settings and arguments; return the parsed arguments."""
-        for name in ("CPF_API_URL", "CPF_DATASET", "CPF_PARTITION_ROWS", "CPF_PARTITION_ATTEMPTS"):
-            SETTINGS_BY_NAME[name].check(settings, name)  # the settings table's own check
-        args = parse_arguments(cpf_params(settings), arguments)
-        check_places(args)
-        return args
+        return check_run(settings, arguments)
 
     def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
         self.args = args
@@ -181,13 +171,7 @@ class CpfSpider(ApiSpider):
         left, kept_rows = self.exports.not_written_yet(partitions, written)
         # Counted like the rows skipped one by one: progress and summary see them.
         self.crawler.stats.inc_value(DROPPED + ALREADY_WRITTEN, kept_rows)
-        logger.info(
-            "Resuming: %d of %d partitions are complete in %s already; fetching the other %d",
-            len(partitions) - len(left),
-            len(partitions),
-            path.name,
-            len(left),
-        )
+        logger.info("%s", resume_line(len(partitions), len(left), path.name))
         return left
 
     # ------------------------------------------------------------ partitions
@@ -203,19 +187,12 @@ class CpfSpider(ApiSpider):
 
     def parse_export(self, response: Response) -> Iterator[Rows | scrapy.Request]:
         fetch: Fetch = response.meta["fetch"]
-        body = response.body
-        whole = ends_on_whole_row(body)
-        received = count_lines(body) if whole else 0
-        step = self.exports.exported(fetch.number, fetch.attempt, whole, received)
-        yield from self.follow(step, body, fetch.attempt)
+        step = self.exports.answered(fetch, response.body)
+        yield from self.follow(step, response.body, fetch.attempt)
 
     def parse_recount(self, response: Response) -> Iterator[scrapy.Request]:
         """A partition's recount, or its fresh count after an export longer than counted."""
-        try:
-            rows, unreadable = one_count(response.json()), ""
-        except (SchemaError, ValueError) as exc:
-            rows, unreadable = None, str(exc)
-        yield from self.follow(self.exports.counted(response.meta["fetch"], rows, unreadable))
+        yield from self.follow(self.exports.recounted(response.meta["fetch"], response.json))
 
     def follow(
         self, step: Step, body: bytes = b"", attempt: int = 1

@@ -17,6 +17,7 @@ from cpfft.cpf.exports import (
     export_rows,
     figures,
     plan_lines,
+    resume_line,
 )
 from cpfft.cpf.plan import Group, Partition
 from cpfft.items import Formation
@@ -139,6 +140,42 @@ def test_recount_that_changes_moves_the_total():
     )
     assert step == Step(Fetch(Ask.EXPORT, 1, 2), log=(WARNING, line), total_change=-10)
     assert exports.exported(1, 2, whole=True, received=90) == Step(Over(1), write=True)
+
+
+def test_an_export_body_is_read_as_whole_rows_or_cut_mid_row():
+    rows = b"".join(b'{"numero_formation": "%d"}\n' % i for i in range(100))
+    assert tracker().answered(Fetch(Ask.EXPORT, 1), rows) == Step(Over(1), write=True)
+    assert tracker().answered(Fetch(Ask.EXPORT, 1), rows + b"\r\n\n") == Step(Over(1), write=True)
+    cut = tracker().answered(Fetch(Ask.EXPORT, 1), rows + b'{"numero_for')
+    assert cut.then == Fetch(Ask.EXPORT, 1, 2)
+    assert cut.log == (WARNING, f"{DESCRIBED}: export cut off mid-row; fetching it again")
+    short = tracker().answered(Fetch(Ask.EXPORT, 1), rows[: rows.index(b"\n") + 1])
+    assert short.then == Fetch(Ask.RECOUNT, 1, 2)
+    assert short.log == (
+        WARNING,
+        f"{DESCRIBED}: export gave 1 rows, 100 counted; fetching it again",
+    )
+
+
+def test_a_recount_answer_is_read_or_the_partition_given_up():
+    exports = tracker()
+    exports.exported(1, 1, whole=True, received=90)
+    answer = {"total_count": 1, "results": [{"n": 100}]}
+    assert exports.recounted(Fetch(Ask.RECOUNT, 1, 2), lambda: answer) == Step(
+        Fetch(Ask.EXPORT, 1, 2)
+    )
+    step = exports.recounted(Fetch(Ask.RECOUNT, 1, 2), lambda: {"results": "?"})
+    assert step == Step(
+        Over(1, "cannot read its row count: the count answer has no 'results' list")
+    )
+
+    def not_json():
+        raise ValueError("Expecting value: line 1 column 1 (char 0)")
+
+    step = tracker().recounted(Fetch(Ask.RECOUNT, 1, 2), not_json)
+    assert step == Step(
+        Over(1, "cannot read its row count: Expecting value: line 1 column 1 (char 0)")
+    )
 
 
 def test_recount_unreadable_gives_the_partition_up():
@@ -324,6 +361,12 @@ def test_plan_lines_say_the_plan_and_warn_when_the_quota_is_short():
         (logging.INFO, plan),
         (WARNING, "Only 2 API calls left in today's quota for 3 exports: the run may stop early"),
     ]
+
+
+def test_resume_line_says_what_is_kept_and_what_is_fetched():
+    assert resume_line(5, 2, "formations.csv") == (
+        "Resuming: 3 of 5 partitions are complete in formations.csv already; fetching the other 2"
+    )
 
 
 def read_all(body: bytes, rename: dict[str, str], size: int = 2):
