@@ -28,10 +28,11 @@ from cpfft.cleaning import clean_date
 from cpfft.offres.bounds import Reading, utc_text
 from cpfft.offres.calibration import Calibration, Probe, Seen, cap_from_message
 from cpfft.offres.cursor import TOP, WINDOW, CursorPlanner, Fetch
-from cpfft.offres.search import api_query, parse_api_date
+from cpfft.offres.search import api_query, parse_api_date, stamps
 
 #: Page 0 of the whole query (the first request of every run).
 WHOLE_FIRST = Fetch(TOP, 0, WINDOW - 1, 100, "first")
+INFO, WARNING, ERROR = logging.INFO, logging.WARNING, logging.ERROR
 SAMPLE_CAP = 3000  # the window cap assumed by a sample, which is not calibrated
 DAY = 86_400
 
@@ -82,6 +83,34 @@ class Calibrated:
     failed: bool
     message: str
     stats: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Page:
+    """A search answer as read: HTTP status, the total its Content-Range gives, its
+    offers and facets, and ``error``: a 400's message or a body that is not JSON."""
+
+    status: int
+    total: int
+    offers: list[dict[str, Any]]
+    facets: list[Any]
+    error: str = ""
+
+
+@dataclass
+class Answer:
+    """What the spider does after an answer, in this order: set the rows expected
+    (``total``, once known) and the ``stats``; log ``lines`` as (logging level, line);
+    record ``failure`` as what the run lacks; write ``offers``; send ``fetches``; log
+    ``notes`` (the cursor's decisions, once the page is handed over)."""
+
+    total: int | None = None
+    stats: dict[str, object] = field(default_factory=dict)
+    lines: list[tuple[int, str]] = field(default_factory=list)
+    failure: str | None = None
+    offers: list[dict[str, Any]] = field(default_factory=list)
+    fetches: list[Fetch | Probe] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -138,6 +167,56 @@ class Plan:
         assert self.planner is not None
         return self.planner.params(step)
 
+    # ------------------------------------------------------------ answers
+
+    def answered(self, fetch: Fetch | Probe, page: Page) -> Answer:
+        """What follows an answer to ``fetch``: a probe's, page 0's, or the cursor's."""
+        if isinstance(fetch, Probe):
+            probe = self.next_probe(Seen(page.status, page.total, stamps(page.offers), page.error))
+            return self.after_calibration() if probe is None else Answer(fetches=[probe])
+        if fetch.purpose == "first":
+            if page.error:
+                return self.first_failed(page.error, log=True)
+            answer = Answer(
+                total=self.expected(page.total),
+                stats={"cpfft/offers_matching": page.total},
+                lines=[(INFO, f"{page.total} offers match; fetching them {WINDOW} per call")],
+            )
+            if page.total <= len(page.offers):  # one page holds the whole query: nothing to prove
+                answer.offers = page.offers
+            else:
+                answer.fetches = self.after_first()
+            return answer
+        assert self.planner is not None
+        if page.error:
+            cap, smaller = self.refused(fetch, page.status, page.error)
+            told = f"the API takes windows up to {cap} only: smaller windows from now on"
+            return Answer(lines=[] if cap is None else [(INFO, told)], fetches=smaller)
+        return Answer(
+            offers=page.offers if fetch.purpose == "page" else [],
+            fetches=self.planner.answer(fetch, page.total, stamps(page.offers), page.facets),
+            notes=self.notes(),
+        )
+
+    def failed(self, fetch: Fetch | Probe, reason: str, stopping: bool) -> Answer:
+        """What follows a request that failed for good with ``reason`` (``stopping``: the
+        run is being stopped, so nothing more is sent or logged)."""
+        if isinstance(fetch, Probe):  # calibration: go on with what is known, the checks tell
+            self.calibration_failed(reason)
+            return Answer() if stopping else self.after_calibration()
+        if fetch.purpose == "first":
+            return self.first_failed(reason, log=not stopping)
+        assert self.planner is not None
+        self.planner.failure(fetch, reason)
+        told = f"offers {fetch.first}-{fetch.last}: {reason}"
+        return Answer(lines=[] if stopping else [(ERROR, told)])
+
+    @staticmethod
+    def first_failed(reason: str, log: bool) -> Answer:
+        """Page 0 failed: the run has nothing."""
+        message = first_page_failed(reason)
+        return Answer(lines=[(ERROR, message)] if log else [], failure=message)
+
     # ------------------------------------------------------------ page 0
 
     def expected(self, total: int) -> int:
@@ -186,6 +265,13 @@ class Plan:
             "cpfft/calibration/window_cap": calibration.cap,
         }
         return Calibrated(reading, calibration.cap, calibration.reading is None, message, stats)
+
+    def after_calibration(self) -> Answer:
+        """The calibration is over: say what it measured, and start the cursor."""
+        done = self.calibrated()
+        line = (WARNING if done.failed else INFO, done.message)
+        return Answer(stats=done.stats, lines=[line],
+                      fetches=self.start_cursor(done.reading, done.cap))  # fmt: skip
 
     # ------------------------------------------------------------ the cursor
 

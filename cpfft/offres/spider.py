@@ -25,12 +25,12 @@ from cpfft.items import OFFRE_HEADERS, Offre
 from cpfft.middlewares.pace import rated_slot
 from cpfft.middlewares.retry import JSON_META, response_json
 from cpfft.offres.bounds import utc_text
-from cpfft.offres.calibration import Probe, Seen
+from cpfft.offres.calibration import Probe
 from cpfft.offres.checks import check_overlap, check_run
-from cpfft.offres.cursor import WINDOW, Fetch
+from cpfft.offres.cursor import Fetch
 from cpfft.offres.incremental import QueryState, StateError
-from cpfft.offres.plan import Plan, depuis_start, first_page_failed, sort_warning, start_t0
-from cpfft.offres.search import offre_from_api, read_page, stamps
+from cpfft.offres.plan import Answer, Page, Plan, depuis_start, sort_warning, start_t0
+from cpfft.offres.search import offre_from_api, read_page
 from cpfft.offres.summary import change_stats, changes_lines, summary_lines
 from cpfft.run.contract import ApiSpider, describe_failure
 from cpfft.run.output import changes_file
@@ -125,7 +125,7 @@ class OffresSpider(ApiSpider):
         calibrating = isinstance(fetch, Probe)
         return scrapy.Request(
             f"{self.search_url}?{urlencode(self.plan.params(fetch))}",
-            callback=self.parse_calibration if calibrating else self.parse_page,
+            callback=self.parse_answer,
             errback=self.on_error,
             headers={"Accept": "application/json"},
             meta={
@@ -140,67 +140,39 @@ class OffresSpider(ApiSpider):
 
     # ------------------------------------------------------------ responses
 
-    def read(self, response: Response) -> tuple[int, list[dict[str, Any]], list[Any], str]:
-        """(total, offers, facets, error): ``error`` is a 400's message or a broken body."""
+    def read(self, response: Response) -> Page:
         data: Any = {}
         if response.status != 204 and response.body:
             try:
                 data = response_json(response)
             except ValueError:
-                return 0, [], [], "the answer is not JSON"
-        return read_page(response.status, data, response.headers.get(b"Content-Range"))
+                return Page(response.status, 0, [], [], "the answer is not JSON")
+        found = read_page(response.status, data, response.headers.get(b"Content-Range"))
+        return Page(response.status, *found)
 
-    def parse_page(self, response: Response) -> Iterator[Rows | scrapy.Request]:
-        fetch: Fetch = response.meta["fetch"]
-        total, offers, facets, error = self.read(response)
-        if fetch.purpose == "first":
-            yield from self.on_first(total, offers, error)
-            return
-        planner = self.plan.planner
-        assert planner is not None
-        if error:
-            cap, smaller = self.plan.refused(fetch, response.status, error)
-            if cap is not None:
-                logger.info("the API takes windows up to %d only: smaller windows from now on", cap)
-            for follow in smaller:
-                yield self.fetch(follow)
-            return
-        if fetch.purpose == "page":
-            yield from self.offers(offers)
-        for follow in planner.answer(fetch, total, stamps(offers), facets):
-            yield self.fetch(follow)
-        for note in self.plan.notes():
-            logger.info("%s", note)
+    def parse_answer(self, response: Response) -> Iterator[Rows | scrapy.Request]:
+        yield from self.carry(self.plan.answered(response.meta["fetch"], self.read(response)))
 
-    def on_first(self, total: int, offers: list[dict[str, Any]], error: str) -> Iterator[Any]:
-        """Page 0 of the whole query: the total, and all of it when it fits in one page."""
-        if error:
-            self.first_failed(error)
-            return
-        self.progress_total = self.plan.expected(total)
-        self.crawler.stats.set_value("cpfft/offers_matching", total)
-        logger.info("%d offers match; fetching them %d per call", total, WINDOW)
-        if total <= len(offers):
-            yield from self.offers(offers)  # one page holds the whole query: nothing to prove
-            return
-        for step in self.plan.after_first():
-            yield self.fetch(step)
+    def on_error(self, failure: Failure) -> Iterator[Rows | scrapy.Request]:
+        fetch = failure.request.meta["fetch"]
+        stopping = is_stopping(self.crawler)
+        yield from self.carry(self.plan.failed(fetch, describe_failure(failure), stopping))
 
-    def parse_calibration(self, response: Response) -> Iterator[scrapy.Request]:
-        total, offers, _, error = self.read(response)
-        probe = self.plan.next_probe(Seen(response.status, total, stamps(offers), error))
-        if probe is None:
-            yield from self.calibrated()
-            return
-        yield self.fetch(probe)
-
-    def calibrated(self) -> Iterator[scrapy.Request]:
-        done = self.plan.calibrated()
-        for name, value in done.stats.items():
+    def carry(self, answer: Answer) -> Iterator[Rows | scrapy.Request]:
+        """Do what the plan says after an answer (see :class:`cpfft.offres.plan.Answer`)."""
+        if answer.total is not None:
+            self.progress_total = answer.total
+        for name, value in answer.stats.items():
             self.crawler.stats.set_value(name, value)
-        logger.log(logging.WARNING if done.failed else logging.INFO, "%s", done.message)
-        for fetch in self.plan.start_cursor(done.reading, done.cap):
+        for level, line in answer.lines:
+            logger.log(level, "%s", line)
+        if answer.failure is not None:
+            mark_incomplete(self.crawler, answer.failure)
+        yield from self.offers(answer.offers)
+        for fetch in answer.fetches:
             yield self.fetch(fetch)
+        for note in answer.notes:
+            logger.info("%s", note)
 
     def offers(self, rows: list[dict[str, Any]]) -> Iterator[Rows]:
         """A page's offers, as one batch of rows (see :mod:`cpfft.run.rows`)."""
@@ -257,30 +229,6 @@ class OffresSpider(ApiSpider):
         return summary_lines(
             self.plan.calibration, accounts, outcome, self.progress_total, written, sample
         )
-
-    # ------------------------------------------------------------ failures
-
-    def first_failed(self, reason: str, log: bool = True) -> None:
-        message = first_page_failed(reason)
-        if log:
-            logger.error("%s", message)
-        mark_incomplete(self.crawler, message)
-
-    def on_error(self, failure: Failure) -> Iterator[scrapy.Request]:
-        fetch = failure.request.meta["fetch"]
-        reason = describe_failure(failure)
-        if isinstance(fetch, Probe):  # calibration: go on with what is known, the checks tell
-            self.plan.calibration_failed(reason)
-            if not is_stopping(self.crawler):
-                yield from self.calibrated()
-            return
-        if fetch.purpose == "first":
-            self.first_failed(reason, log=not is_stopping(self.crawler))
-            return
-        assert self.plan.planner is not None
-        self.plan.planner.failure(fetch, reason)
-        if not is_stopping(self.crawler):
-            logger.error("offers %d-%d: %s", fetch.first, fetch.last, reason)
 
     def unfinished_work(self) -> list[str]:
         return self.plan.unfinished()

@@ -11,6 +11,8 @@ from cpfft.offres.calibration import Probe, Seen
 from cpfft.offres.cursor import TOP, CursorPlanner, Fetch
 from cpfft.offres.plan import (
     WHOLE_FIRST,
+    Answer,
+    Page,
     Plan,
     depuis_start,
     first_page_failed,
@@ -331,3 +333,141 @@ def test_a_refusal_naming_a_lower_cap_shrinks_the_windows_any_other_error_fails_
     assert p.refused(page, 502, refusal) == (None, [])
     assert p.planner.windows[1].failed[150] == f"HTTP 502: {refusal}"
     assert p.planner.cap == 1000
+
+
+# ------------------------------------------------------------------ answers, as the spider hands them over
+
+
+def as_page(seen: Seen, facets: list | None = None) -> Page:
+    """A simulated answer as the spider reads it: offers with their id and dateCreation."""
+    offers = [
+        {"id": i, "dateCreation": datetime.fromtimestamp(ms / 1000, UTC).isoformat()}
+        for i, ms in seen.offers
+    ]
+    return Page(seen.status, seen.total, offers, facets or [], seen.message)
+
+
+def test_page_0_holding_the_whole_query_is_written_and_nothing_else_is_asked():
+    p = plan()
+    p.first()
+    offers = [{"id": "a"}, {"id": "b"}]
+    answer = p.answered(WHOLE_FIRST, Page(200, 2, offers, []))
+    assert answer == Answer(
+        total=2,
+        stats={"cpfft/offers_matching": 2},
+        lines=[(logging.INFO, "2 offers match; fetching them 150 per call")],
+        offers=offers,
+    )
+    assert p.calibration is None
+    assert p.planner is None
+
+
+def test_page_0_of_a_bigger_query_starts_the_calibration_or_the_samples_cursor():
+    p = plan()
+    p.first()
+    answer = p.answered(WHOLE_FIRST, Page(206, 5000, [{"id": "a"}] * 150, []))
+    assert (answer.total, answer.offers, answer.failure) == (5000, [], None)
+    (probe,) = answer.fetches
+    assert isinstance(probe, Probe)
+    assert probe.purpose == "zone"
+    sample = plan(max_offers=300)
+    sample.first()
+    answer = sample.answered(WHOLE_FIRST, Page(206, 5000, [{"id": "a"}] * 150, []))
+    assert answer.total == 300
+    assert answer.fetches == [Fetch(1, 0, 149, 100)]
+
+
+def test_page_0_failing_leaves_the_run_with_nothing_said_once():
+    p = plan()
+    message = "the first page of the query failed: HTTP 400: bad motsCles"
+    answer = p.answered(WHOLE_FIRST, Page(400, 0, [], [], "HTTP 400: bad motsCles"))
+    assert answer == Answer(lines=[(logging.ERROR, message)], failure=message)
+    assert p.failed(WHOLE_FIRST, "HTTP 400: bad motsCles", stopping=False) == answer
+    # While the run is being stopped, the failure is recorded but not logged again.
+    assert p.failed(WHOLE_FIRST, "HTTP 400: bad motsCles", stopping=True) == Answer(failure=message)
+
+
+def test_probe_answers_lead_to_the_cursor_with_what_was_measured():
+    api = SimApi(dataset(20_000, NOW * 1000, exact_every=10), zone=PARIS)
+    p = plan()
+    p.first()
+    (fetch,) = p.answered(WHOLE_FIRST, Page(206, 20_000, [], [])).fetches
+    answers = 0
+    while isinstance(fetch, Probe):
+        seen, facets = api.search(p.params(fetch))
+        answer = p.answered(fetch, as_page(seen, facets))
+        answers += 1
+        fetch = answer.fetches[0]
+    assert answers == p.calibration.calls
+    ((level, line),) = answer.lines
+    assert level == logging.INFO
+    assert line.startswith(f"Calibration ({answers} calls): bounds read as Paris time, ")
+    assert answer.stats["cpfft/calibration/window_cap"] == 3000
+    assert p.planner is not None
+    assert p.planner.reading.zone == PARIS
+    assert answer.fetches == [Fetch(1, 0, 149, 100)]  # the cursor's first window, page 0
+
+
+def test_a_failed_probe_goes_on_with_bounds_read_as_utc_unless_the_run_stops():
+    p = plan()
+    p.first()
+    (probe,) = p.answered(WHOLE_FIRST, Page(206, 5000, [], [])).fetches
+    answer = p.failed(probe, "HTTP 500", stopping=False)
+    ((level, line),) = answer.lines
+    assert level == logging.WARNING
+    assert line.startswith("Calibration: a calibration call failed: HTTP 500; assuming")
+    assert answer.failure is None  # the checks tell what is missing, if anything
+    assert p.planner.reading == Reading()
+    assert answer.fetches
+    stopped = plan()
+    stopped.first()
+    (probe,) = stopped.answered(WHOLE_FIRST, Page(206, 5000, [], [])).fetches
+    assert stopped.failed(probe, "HTTP 500", stopping=True) == Answer()
+    assert stopped.planner is None
+    assert stopped.calibration.failure == "a calibration call failed: HTTP 500"
+
+
+def test_cursor_answers_write_pages_only_and_hand_over_the_cursors_notes():
+    api = SimApi(dataset(400, NOW * 1000))
+    p = plan(max_offers=1000)
+    p.first()
+    fetches = p.answered(WHOLE_FIRST, Page(206, 400, [], [])).fetches
+    written = []
+    while fetches:
+        fetch = fetches.pop(0)
+        seen, facets = api.search(p.params(fetch))
+        p.planner.notes.append(f"note after {fetch.first}")
+        answer = p.answered(fetch, as_page(seen, facets))
+        assert answer.notes == [f"note after {fetch.first}"]
+        assert (answer.total, answer.stats, answer.lines, answer.failure) == (None, {}, [], None)
+        if fetch.purpose == "page":
+            assert [o["id"] for o in answer.offers] == [i for i, _ in seen.offers]
+        else:
+            assert answer.offers == []
+        written += [o["id"] for o in answer.offers]
+        fetches += answer.fetches
+    assert sorted(written) == sorted(i for _, i in api.offers)
+    assert p.unfinished() == []
+
+
+def test_cursor_refusals_and_failures():
+    p = plan()
+    p.first()
+    (window,) = p.start_cursor(Reading(), 3000)
+    p.planner.answer(window, 5000, [])
+    refusal = "La position de début doit être inférieure ou égale à 1000."
+    answer = p.answered(Fetch(1, 3000, 3149, 20), Page(400, 0, [], [], refusal))
+    assert answer.lines == [
+        (logging.INFO, "the API takes windows up to 1000 only: smaller windows from now on")
+    ]
+    assert answer.fetches == [Fetch(1, 1000, 1149, 6)]
+    # Another error: the fetch failed, silently here (the summary's missing: lines tell).
+    assert p.answered(Fetch(1, 150, 299, 1), Page(500, 0, [], [], "the answer is not JSON")) == (
+        Answer()
+    )
+    assert p.planner.windows[1].failed[150] == "HTTP 500: the answer is not JSON"
+    failed = p.failed(Fetch(1, 300, 449, 1), "HTTP 503", stopping=False)
+    assert failed == Answer(lines=[(logging.ERROR, "offers 300-449: HTTP 503")])
+    assert p.planner.windows[1].failed[300] == "HTTP 503"
+    assert p.failed(Fetch(1, 450, 599, 1), "HTTP 503", stopping=True) == Answer()
+    assert p.planner.windows[1].failed[450] == "HTTP 503"
