@@ -311,11 +311,17 @@ def test_the_cursors_notes_are_handed_over_once():
     assert p.notes() == []
 
 
-def test_a_refusal_naming_a_lower_cap_shrinks_the_windows_any_other_error_fails_the_fetch():
+def cursor_over_5000_offers() -> Plan:
+    """A plan whose cursor's first window was counted: 5000 offers."""
     p = plan()
     p.first()
-    (probe,) = p.start_cursor(Reading(), 3000)
-    p.planner.answer(probe, 5000, [])
+    (window,) = p.start_cursor(Reading(), 3000)
+    p.planner.answer(window, 5000, [])
+    return p
+
+
+def test_a_refusal_naming_a_lower_cap_shrinks_the_windows_any_other_error_fails_the_fetch():
+    p = cursor_over_5000_offers()
     cursor = Fetch(1, 3000, 3149, 20)
     refusal = "La position de début doit être inférieure ou égale à 1000."
     cap, smaller = p.refused(cursor, 400, refusal)
@@ -451,10 +457,7 @@ def test_cursor_answers_write_pages_only_and_hand_over_the_cursors_notes():
 
 
 def test_cursor_refusals_and_failures():
-    p = plan()
-    p.first()
-    (window,) = p.start_cursor(Reading(), 3000)
-    p.planner.answer(window, 5000, [])
+    p = cursor_over_5000_offers()
     refusal = "La position de début doit être inférieure ou égale à 1000."
     answer = p.answered(Fetch(1, 3000, 3149, 20), Page(400, 0, [], [], refusal))
     assert answer.lines == [
