@@ -9,11 +9,14 @@
    reading bounds as UTC: a sample proves nothing and needs no calibration. Every other
    run is first **calibrated** (:mod:`cpfft.offres.calibration`), probe after probe.
 4. The **cursor** (:mod:`cpfft.offres.cursor`) starts from the bounds the calibration
-   measured; from there on it decides every fetch.
+   measured; from there on it decides every fetch, and checks every window against
+   the API's own counts. The run is COMPLETE only if every check passes; otherwise
+   the summary says how many offers are missing and between which dates.
 
 The spider turns each :class:`~cpfft.offres.calibration.Probe` and
 :class:`~cpfft.offres.cursor.Fetch` into a request (with :meth:`Plan.params`) and
-hands each answer back.
+hands each answer (:meth:`Plan.answered`) or failure (:meth:`Plan.failed`) back; it
+carries out the :class:`Answer` it gets: log lines, stats, offers to write, fetches.
 """
 
 from __future__ import annotations
