@@ -32,11 +32,7 @@ from cpfft.cpf.exports import (
     plan_lines,
     resume_line,
 )
-from cpfft.cpf.plan import (
-    Group,
-    Partition,
-    themes_from,
-)
+from cpfft.cpf.plan import Group, Partition, themes_from
 from cpfft.items import FORMATION_FIELDS, Formation
 from cpfft.middlewares.retry import JSON_META
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
