@@ -36,6 +36,12 @@ def first_line(exc: BaseException, default: str | None = None) -> str:
     return type(exc).__name__ if default is None else default
 
 
+def sentence(text: str) -> str:
+    """``text`` with its first letter in capitals, as a log line starts (the same words
+    also end a ``missing:`` line, in lower case)."""
+    return text[:1].upper() + text[1:]
+
+
 def shown_uri(uri: str) -> str:
     """An output URI as an error line may show it: without its user name and password
     (``ftp://user:secret@host/x`` → ``ftp://host/x``)."""

@@ -38,16 +38,17 @@ from cpfft.cpf.plan import (
     schema_notes,
     split_count,
 )
+from cpfft.errors import sentence
 
 
 class Unusable(Exception):
     """The counts cannot be used: nothing is fetched. ``reason`` goes to the run's
-    ``missing:`` lines, ``line`` to the log."""
+    ``missing:`` lines, ``line`` (the reason as a sentence unless given) to the log."""
 
-    def __init__(self, reason: str, line: str) -> None:
+    def __init__(self, reason: str, line: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.line = line
+        self.line = sentence(reason) if line is None else line
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,7 @@ class Counts:
             schema.field("numero_formation")
             self.where = filters(schema, self.args, self.themes)
         except (SchemaError, ValueError) as exc:
-            raise Unusable(
-                f"cannot use the dataset metadata: {exc}", f"Cannot use the dataset metadata: {exc}"
-            ) from None
+            raise Unusable(f"cannot use the dataset metadata: {exc}") from None
         self.notes.extend(schema_notes(schema))
         return Count(departement_count(departement, self.where), "row count per département")
 
@@ -112,13 +111,11 @@ class Counts:
         try:
             counts = parse_groups(load(), tuple(keys))
         except (SchemaError, ValueError) as exc:
-            raise Unusable(
-                f"cannot read the row counts: {exc}", f"Cannot read the row counts: {exc}"
-            ) from None
+            raise Unusable(f"cannot read the row counts: {exc}") from None
         if count.groups is not None:
             groups, warning = refine(count.groups, counts, self.partition_rows, limit)
             if warning:
-                self.notes.append((logging.WARNING, warning[:1].upper() + warning[1:]))
+                self.notes.append((logging.WARNING, sentence(warning)))
                 self.warnings.append(warning)
             return groups
         problem = cut_departements(len(counts), limit)
@@ -129,7 +126,7 @@ class Counts:
             split = split_count(groups, self.partition_rows, self.schema, self.where)
         except SchemaError as exc:  # no NSF field to split by: bigger exports, no row lost
             warning = f"{exc}: départements bigger than CPF_PARTITION_ROWS are exported whole"
-            self.notes.append((logging.WARNING, warning[:1].upper() + warning[1:]))
+            self.notes.append((logging.WARNING, sentence(warning)))
             self.warnings.append(warning)
             return groups
         if split is None:

@@ -33,6 +33,7 @@ from cpfft.cpf.exports import (
     resume_line,
 )
 from cpfft.cpf.plan import Group, Partition, themes_from
+from cpfft.errors import sentence
 from cpfft.items import FORMATION_FIELDS, Formation
 from cpfft.middlewares.retry import JSON_META
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
@@ -240,7 +241,7 @@ class CpfSpider(ApiSpider):
         if count is not None:
             reason = self.counts.failed(reason, status)
         if not is_stopping(self.crawler):
-            logger.error("%s failed: %s", step[:1].upper() + step[1:], reason)
+            logger.error("%s failed: %s", sentence(step), reason)
         fetch = request.meta.get("fetch")
         if fetch is not None:
             yield from self.follow(self.exports.request_failed(fetch, reason))
