@@ -37,7 +37,7 @@ from cpfft.errors import sentence
 from cpfft.items import FORMATION_FIELDS, Formation
 from cpfft.middlewares.retry import JSON_META
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
-from cpfft.run.contract import ApiSpider, describe_failure
+from cpfft.run.contract import ApiSpider, describe_failure, log_lines
 from cpfft.run.resume import existing_rows, unguard
 from cpfft.run.rows import BATCH_ROWS, Rows
 from cpfft.run.state import is_stopping, mark_incomplete
@@ -48,12 +48,6 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
-
-
-def log_all(lines: list[tuple[int, str]]) -> None:
-    """Log the planners' (logging level, line) pairs, in order."""
-    for level, line in lines:
-        logger.log(level, "%s", line)
 
 
 class CpfSpider(ApiSpider):
@@ -131,7 +125,7 @@ class CpfSpider(ApiSpider):
             then: Count | list[Group] | Unusable = answer()
         except Unusable as exc:
             then = exc
-        log_all(self.counts.notes)
+        log_lines(logger, self.counts.notes)
         self.counts.notes.clear()
         if isinstance(then, Unusable):
             mark_incomplete(self.crawler, then.reason)
@@ -148,8 +142,8 @@ class CpfSpider(ApiSpider):
         stats.set_value("cpfft/rows_expected", self.progress_total)
         stats.set_value("cpfft/partitions", len(partitions))
         quota_left = stats.get_value("cpfft/quota/remaining")
-        log_all(plan_lines(self.progress_total, len(partitions), self.counts.partition_rows,
-                           quota_left))  # fmt: skip
+        rows, partition_rows = self.progress_total, self.counts.partition_rows
+        log_lines(logger, plan_lines(rows, len(partitions), partition_rows, quota_left))
         if not partitions:
             return
         resumed = self.crawler.settings.get("CPFFT_RESUME_FROM")

@@ -32,7 +32,7 @@ from cpfft.offres.incremental import QueryState, StateError
 from cpfft.offres.plan import Answer, Page, Plan, depuis_start, sort_warning, start_t0
 from cpfft.offres.search import offre_from_api, read_page
 from cpfft.offres.summary import change_stats, changes_lines, summary_lines
-from cpfft.run.contract import ApiSpider, describe_failure
+from cpfft.run.contract import ApiSpider, describe_failure, log_lines
 from cpfft.run.output import changes_file
 from cpfft.run.report import ROWS_IN_OUTPUT
 from cpfft.run.resume import Journal
@@ -164,8 +164,7 @@ class OffresSpider(ApiSpider):
             self.progress_total = answer.total
         for name, value in answer.stats.items():
             self.crawler.stats.set_value(name, value)
-        for level, line in answer.lines:
-            logger.log(level, "%s", line)
+        log_lines(logger, answer.lines)
         if answer.failure is not None:
             mark_incomplete(self.crawler, answer.failure)
         yield from self.offers(answer.offers)

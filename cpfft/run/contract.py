@@ -4,6 +4,7 @@ spider-specific downloader middlewares, and one-line descriptions of failures.""
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
@@ -15,6 +16,7 @@ from cpfft.errors import first_line
 from cpfft.run.start import prepare
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from scrapy.crawler import Crawler
@@ -126,6 +128,12 @@ def contract(spider: object) -> ApiSpider:
 
 # An instance, not a named subclass: Scrapy's spider loader would list a subclass.
 _DEFAULTS = ApiSpider(name="contract defaults")
+
+
+def log_lines(logger: logging.Logger, lines: Iterable[tuple[int, str]]) -> None:
+    """Log a planner's (logging level, line) pairs, in order, under the spider's logger."""
+    for level, line in lines:
+        logger.log(level, "%s", line)
 
 
 def describe_failure(failure: Failure, not_found_hint: str = "") -> str:
