@@ -47,17 +47,23 @@ TABLE_SCHEMA_TYPES = {
     "code": "string",
     "int": "integer",
     "float": "number",
+    "bool": "boolean",
     "date": "date",
     "datetime": "datetime",
+    "records": "string",  # one readable cell (CSV, xlsx); LIST_FORMATS hold arrays
 }
+#: Formats whose files hold a list field as a real list (of objects), not as one cell.
+LIST_FORMATS = frozenset({"parquet", "json", "jsonl", "jsonlines"})
 #: Declared field type → how the README's dictionary names it.
 FRENCH_TYPES = {
     "text": "texte",
     "code": "code (texte)",
     "int": "entier",
     "float": "décimal",
+    "bool": "booléen (`true`/`false`)",
     "date": "date",
     "datetime": "date-heure UTC",
+    "records": "liste",
 }
 #: Formats whose files show the CSV's headers (the others show field names).
 HEADER_FORMATS = frozenset({"csv", "xlsx", "json", "jsonl", "jsonlines"})
@@ -106,8 +112,11 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def table_schema(item_class: type, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The Table Schema of an output: one field per column, named as in the file."""
+def table_schema(
+    item_class: type, headers: Mapping[str, str] | None = None, lists: bool = False
+) -> dict[str, Any]:
+    """The Table Schema of an output: one field per column, named as in the file.
+    ``lists``: the file holds list fields as arrays (Parquet, JSON), not as one cell."""
     types = field_types(item_class)
     descriptions = field_descriptions(item_class)
     schema_fields = []
@@ -115,7 +124,7 @@ def table_schema(item_class: type, headers: Mapping[str, str] | None = None) -> 
         shown = (headers or {}).get(name, name)
         entry: dict[str, Any] = {
             "name": shown,
-            "type": TABLE_SCHEMA_TYPES[type_],
+            "type": "array" if lists and type_ == "records" else TABLE_SCHEMA_TYPES[type_],
             "description": descriptions[name],
         }
         if shown != name:
@@ -160,7 +169,7 @@ def resource(
         }
     elif output.format in ("json", "jsonl", "jsonlines"):
         entry["encoding"] = output.encoding
-    entry["schema"] = table_schema(item_class, shown)
+    entry["schema"] = table_schema(item_class, shown, lists=output.format in LIST_FORMATS)
     return entry
 
 

@@ -63,6 +63,8 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 from scrapy.exporters import BaseItemExporter, CsvItemExporter, XmlItemExporter
 
+from cpfft.items import Records, field_records
+from cpfft.records import render_cell
 from cpfft.run.state import mark_incomplete
 
 if TYPE_CHECKING:
@@ -123,7 +125,15 @@ def _position(file: Any) -> int:
 
 
 class CsvExporter(CsvItemExporter):
-    def __init__(self, file: Any, *, formula_guard: bool = True, stats: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        file: Any,
+        *,
+        formula_guard: bool = True,
+        stats: Any = None,
+        item_class: type | None = None,
+        **kwargs: Any,
+    ):
         kwargs.setdefault("delimiter", ",")
         if _codec(kwargs.get("encoding")) == "utf-8":
             kwargs["encoding"] = "utf-8-sig"  # the BOM; not written when appending (io does that)
@@ -137,6 +147,9 @@ class CsvExporter(CsvItemExporter):
         self.pending = io.StringIO()
         self.csv_writer = csv.writer(self.pending, **self._kwargs)
         self.flushed_at = time.monotonic()
+        #: The list fields: each becomes one readable cell (cpfft.records).
+        self.records = declared_records(item_class)
+        self.record_columns: list[tuple[int, Records]] | None = None  # set on the first row
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, file: Any, **kwargs: Any) -> CsvExporter:
@@ -146,6 +159,7 @@ class CsvExporter(CsvItemExporter):
             file,
             formula_guard=settings.getbool("CPFFT_CSV_FORMULA_GUARD", True),
             stats=crawler.stats,
+            item_class=getattr(crawler.spider, "item_class", None),
             **kwargs,
         )
 
@@ -167,6 +181,15 @@ class CsvExporter(CsvItemExporter):
                 values = [item.get(name) for name in self.fields_to_export]
             else:
                 values = [getattr(item, name, None) for name in self.fields_to_export]
+            if self.record_columns is None:
+                self.record_columns = [
+                    (index, self.records[name])
+                    for index, name in enumerate(self.fields_to_export)
+                    if name in self.records
+                ]
+            for index, spec in self.record_columns:
+                if values[index] is not None:
+                    values[index] = render_cell(spec, values[index])
             cell, guard = self.cell, self.formula_guard
             # Most cells are text that starts with neither a space nor a formula trigger,
             # an empty cell or an integer: written as they are (the csv module writes None
@@ -197,6 +220,8 @@ class CsvExporter(CsvItemExporter):
         super().finish_exporting()
 
     def serialize_field(self, field: Any, name: str, value: Any) -> Any:
+        if name in self.records and value is not None:
+            value = render_cell(self.records[name], value)
         return self.cell(super().serialize_field(field, name, value))
 
     def cell(self, value: Any) -> Any:
@@ -236,6 +261,14 @@ class XmlExporter(XmlItemExporter):
             return "true" if value else "false"
         if isinstance(value, float):
             return format_float(value)
+        if isinstance(value, list):
+            # A list field: one <value> element per record, an element per part it has.
+            return [
+                {k: v for k, v in record.items() if v is not None}
+                if isinstance(record, dict)
+                else record
+                for record in value
+            ]
         return value
 
 
@@ -247,6 +280,13 @@ def declared_types(item_class: Any) -> dict[str, str]:
     if item_class is None or not is_dataclass(item_class):
         return {}
     return {f.name: f.metadata.get("type", "text") for f in fields(item_class)}
+
+
+def declared_records(item_class: Any) -> dict[str, Records]:
+    """What each list field's records hold (see cpfft.items), ``{}`` for other classes."""
+    if item_class is None or not is_dataclass(item_class):
+        return {}
+    return field_records(item_class)
 
 
 @lru_cache(maxsize=4096)
@@ -301,6 +341,7 @@ class XlsxExporter(BaseItemExporter):
         self.names: list[str] = []  # item field of each column
         self.headers: list[str] = []
         self.types: list[str] = []
+        self.specs: list[Records | None] = []  # what a list field's records hold
         self.widths: list[int] = []
         self.workbook: Any = None
         self.sheet: Any = None
@@ -329,8 +370,10 @@ class XlsxExporter(BaseItemExporter):
         else:
             return False
         declared = declared_types(item_class)
+        records = declared_records(item_class)
         self.names, self.headers = names, headers
         self.types = [declared.get(name, "") for name in names]
+        self.specs = [records.get(name) for name in names]
         self.widths = [len(h) for h in headers]
         return True
 
@@ -384,6 +427,12 @@ class XlsxExporter(BaseItemExporter):
             if value is None:
                 continue
             kind = types[col]
+            if kind == "records" and isinstance(value, list) and self.specs[col] is not None:
+                value = render_cell(self.specs[col], value) or ""
+            if isinstance(value, bool):
+                sheet.write_boolean(row, col, value)
+                widths[col] = max(widths[col], 5)
+                continue
             if isinstance(value, str):
                 if kind in ("date", "datetime") and (moment := parse_moment(value)) is not None:
                     self.write_moment(col, moment)
@@ -417,6 +466,7 @@ class XlsxExporter(BaseItemExporter):
     def columns_from_values(self, item: Any) -> None:
         names = list(ItemAdapter(item).keys())
         self.names, self.headers, self.types = names, names, [""] * len(names)
+        self.specs = [None] * len(names)
         self.widths = [len(n) for n in names]
 
     def refuse_row(self) -> None:

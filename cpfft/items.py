@@ -16,8 +16,13 @@ its metadata, the single source of truth for every output format:
                   14-digit SIRET): never read as a number, never reformatted
     ``int``       a count (a fractional value the API sends is kept, as a float)
     ``float``     an amount, a mean, a coordinate
+    ``bool``      true or false
     ``date``      a calendar date, ISO 8601 text (``2026-11-28``)
     ``datetime``  an instant, ISO 8601 text in UTC (``2026-11-28T09:15:00.000Z``)
+    ``records``   a list of records (an offer's skills, languages…), each a dict
+                  of the parts its :class:`Records` declares; one readable
+                  cell in CSV and xlsx (:mod:`cpfft.records`), a list of
+                  structs in Parquet and JSON, a child table in the warehouse
     ============  ==========================================================
 
 =================  ===========  ===========
@@ -28,8 +33,10 @@ helper             kind         type
 :func:`code`       code         code
 :func:`integer`    int          int
 :func:`number`     float        float
+:func:`flag`       bool         bool
 :func:`date`       date         date
 :func:`timestamp`  date         datetime
+:func:`records`    records      records
 =================  ===========  ===========
 
 ``description``
@@ -48,13 +55,45 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 #: The value types a field can declare (see the module docstring).
-TYPES = ("text", "code", "int", "float", "date", "datetime")
+TYPES = ("text", "code", "int", "float", "bool", "date", "datetime", "records")
 
 
-def _f(kind: str, type_: str, description: str) -> Any:
+@dataclass(frozen=True)
+class Part:
+    """One part of a record: its name in the outputs, the API's key, what it holds."""
+
+    name: str
+    api: str
+    description: str
+    kind: str = "text"  # "text" | "code" (cleaned as such)
+
+
+@dataclass(frozen=True)
+class Records:
+    """What each record of a ``records`` field holds.
+
+    ``parts`` in the order a cell shows them; ``exigence``: whether each record says
+    if it is required (the API's ``E``) or wished for (``S``), and the gender the cell's
+    word agrees with (``"f"``: exigée / souhaitée, ``"m"``: exigé / souhaité), or None.
+    ``api``: the offer's key of the list; ``table``: the warehouse's child table.
+    """
+
+    api: str
+    parts: tuple[Part, ...]
+    table: str
+    exigence: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every part's name, ``exigence`` last when the records have one."""
+        return tuple(p.name for p in self.parts) + (("exigence",) if self.exigence else ())
+
+
+def _f(kind: str, type_: str, description: str, **more: Any) -> Any:
     assert type_ in TYPES
     assert description, "every column has its French description"
-    return field(default=None, metadata={"kind": kind, "type": type_, "description": description})
+    metadata = {"kind": kind, "type": type_, "description": description, **more}
+    return field(default=None, metadata=metadata)
 
 
 def text(description: str) -> Any:
@@ -75,6 +114,14 @@ def integer(description: str) -> Any:
 
 def number(description: str) -> Any:
     return _f("float", "float", description)
+
+
+def flag(description: str) -> Any:
+    return _f("bool", "bool", description)
+
+
+def records(description: str, spec: Records) -> Any:
+    return _f("records", "records", description, records=spec)
 
 
 def date(description: str) -> Any:
@@ -179,6 +226,52 @@ class Formation:
     )
 
 
+#: A list field's value: its records (each a dict of its parts), or None.
+RecordList = list[dict[str, Any]] | None
+
+#: What the records of each list field of the offers hold (see cpfft.records for the cell).
+COMPETENCES = Records(
+    "competences",
+    (
+        Part("libelle", "libelle", "Libellé de la compétence"),
+        Part("code", "code", "Code ROME de la compétence", "code"),
+    ),
+    table="offres_competences",
+    exigence="f",
+)
+QUALITES = Records(
+    "qualitesProfessionnelles",
+    (
+        Part("libelle", "libelle", "Libellé de la qualité"),
+        Part("description", "description", "Ce que la qualité recouvre"),
+    ),
+    table="offres_qualites",
+)
+FORMATIONS_DEMANDEES = Records(
+    "formations",
+    (
+        Part("niveau", "niveauLibelle", "Niveau de formation (Bac+2 ou équivalents…)"),
+        Part("domaine", "domaineLibelle", "Domaine de formation"),
+        Part("code_formation", "codeFormation", "Code Formacode du domaine", "code"),
+        Part("commentaire", "commentaire", "Précision de l'employeur"),
+    ),
+    table="offres_formations",
+    exigence="f",
+)
+LANGUES = Records(
+    "langues",
+    (Part("libelle", "libelle", "Langue (et niveau quand l'offre le donne)"),),
+    table="offres_langues",
+    exigence="f",
+)
+PERMIS = Records(
+    "permis",
+    (Part("libelle", "libelle", "Permis (B - Véhicule léger…)"),),
+    table="offres_permis",
+    exigence="m",
+)
+
+
 @dataclass(slots=True)
 class Offre:
     """One France Travail job offer.
@@ -223,6 +316,58 @@ class Offre:
     )
     origine: str | None = text("Origine de l'offre : France Travail ou Partenaire")
     partenaire: str | None = text("Nom du partenaire qui a diffusé l'offre (offres de partenaires)")
+    # Columns added after the first 25 (older files end here; the warehouse loads them too).
+    region: str | None = code(
+        "Code INSEE de la région du lieu de travail : celle du département, ou la région "
+        "nommée par le lieu d'une offre localisée seulement à l'échelle d'une région ; vide "
+        "pour une offre localisée seulement à l'échelle du pays"
+    )
+    appellation: str | None = text("Appellation ROME : l'intitulé précis du métier de l'offre")
+    qualification_code: str | None = code(
+        "Code de la qualification demandée (1 manœuvre … 9 cadre)"
+    )
+    qualification: str | None = text(
+        "Libellé de la qualification demandée (Cadre, Employé qualifié…)"
+    )
+    alternance: bool | None = flag(
+        "Offre ouverte à l'alternance (apprentissage, professionnalisation)"
+    )
+    nombre_postes: int | float | None = integer(
+        "Nombre de postes à pourvoir par cette offre (une offre n'est pas toujours un seul poste)"
+    )
+    duree_travail: str | None = text("Durée du travail telle que l'offre la donne (35H/semaine…)")
+    temps_travail: str | None = text("Temps plein ou temps partiel")
+    salaire_commentaire: str | None = text(
+        "Commentaire sur le salaire (parfois le seul endroit où il est donné : "
+        "« Entre 12 et 14€ brut », « A négocier »)"
+    )
+    salaire_complement_1: str | None = text(
+        "Premier complément de salaire (primes, avantages : « Titres restaurant »…)"
+    )
+    salaire_complement_2: str | None = text("Second complément de salaire")
+    competences: RecordList = records(  # noqa: RUF009 - field(default=None)
+        "Compétences demandées : libellé, code ROME, exigée ou souhaitée", COMPETENCES
+    )
+    qualites_professionnelles: RecordList = records(  # noqa: RUF009 - field(default=None)
+        "Qualités professionnelles demandées : libellé, description", QUALITES
+    )
+    formations_demandees: RecordList = records(  # noqa: RUF009 - field(default=None)
+        "Formations demandées : niveau, domaine, code Formacode, commentaire, exigée ou souhaitée",
+        FORMATIONS_DEMANDEES,
+    )
+    langues: RecordList = records("Langues demandées : langue, exigée ou souhaitée", LANGUES)  # noqa: RUF009
+    permis: RecordList = records("Permis demandés : permis, exigé ou souhaité", PERMIS)  # noqa: RUF009
+    entreprise_description: str | None = longtext(
+        "Présentation de l'employeur (texte, un paragraphe par ligne)"
+    )
+    url_postulation: str | None = code(
+        "Adresse où postuler, quand l'offre en donne une (seule donnée reprise du contact : "
+        "ni nom, ni courriel, ni téléphone du recruteur)"
+    )
+    url_partenaire: str | None = code(
+        "Adresse de l'offre sur le site du partenaire qui l'a diffusée (plusieurs : séparées "
+        "par « ; »)"
+    )
 
 
 def field_names(item_class: type) -> list[str]:
@@ -239,6 +384,11 @@ def field_types(item_class: type) -> dict[str, str]:
     return {f.name: f.metadata["type"] for f in fields(item_class)}
 
 
+def field_records(item_class: type) -> dict[str, Records]:
+    """Field name → what its records hold, for the ``records`` fields, in column order."""
+    return {f.name: f.metadata["records"] for f in fields(item_class) if "records" in f.metadata}
+
+
 def field_descriptions(item_class: type) -> dict[str, str]:
     """Field name → what the column holds, in French (descriptors, the README's dictionary)."""
     return {f.name: f.metadata["description"] for f in fields(item_class)}
@@ -246,6 +396,9 @@ def field_descriptions(item_class: type) -> dict[str, str]:
 
 FORMATION_FIELDS: list[str] = field_names(Formation)
 assert len(FORMATION_FIELDS) == 47
+
+#: The offers' columns up to the first release's 25th: files written then end there.
+OFFRE_FIRST_FIELDS = 25
 
 #: CSV headers of the offers file: the old script's six French headers, then field names.
 OFFRE_HEADERS: dict[str, str] = {

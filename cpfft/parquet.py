@@ -9,8 +9,11 @@ declared field types (:func:`cpfft.items.field_types`):
 ``code``      ``string`` (``01``, ``2A``, a SIRET: never a number)
 ``int``       ``int64``
 ``float``     ``float64``
+``bool``      ``bool``
 ``date``      ``date32``
 ``datetime``  ``timestamp[ms, tz=UTC]``
+``records``   ``list<struct<part: string, …>>``: one struct per record, a
+              ``string`` per part (``exigence``: ``E`` or ``S``)
 ============  ==================================================
 
 Empty values are nulls. Each column carries its French description in its
@@ -52,7 +55,8 @@ from itemadapter import ItemAdapter
 from scrapy.exporters import BaseItemExporter
 
 from cpfft.errors import ANALYSIS_EXTRA, analysis_module
-from cpfft.exporters import declared_types, format_float
+from cpfft.exporters import declared_records, declared_types, format_float
+from cpfft.items import Records
 from cpfft.run.state import mark_incomplete
 
 if TYPE_CHECKING:
@@ -83,13 +87,18 @@ def _descriptions(item_class: Any) -> dict[str, str]:
     return {f.name: f.metadata.get("description", "") for f in fields(item_class)}
 
 
-def arrow_type(type_: str) -> Any:
-    """The Arrow type of a declared field type (:data:`cpfft.items.TYPES`)."""
+def arrow_type(type_: str, spec: Records | None = None) -> Any:
+    """The Arrow type of a declared field type (:data:`cpfft.items.TYPES`); ``spec``: what
+    a ``records`` field's records hold."""
     import pyarrow as pa
 
+    if type_ == "records":
+        assert spec is not None
+        return pa.list_(pa.struct([pa.field(name, pa.string()) for name in spec.names]))
     return {
         "int": pa.int64(),
         "float": pa.float64(),
+        "bool": pa.bool_(),
         "date": pa.date32(),
         "datetime": pa.timestamp("ms", tz="UTC"),
     }.get(type_, pa.string())
@@ -144,6 +153,18 @@ def _as_int(value: Any) -> int:
     return number
 
 
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError("not true or false")
+
+
+def _as_records(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, list) and all(isinstance(r, dict) for r in value):
+        return value
+    raise TypeError("not a list of records")
+
+
 def _as_float(value: Any) -> float | None:
     if isinstance(value, bool):
         raise TypeError("true/false is not a number")
@@ -180,9 +201,50 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "code": _as_text,
     "int": _as_int,
     "float": _as_float,
+    "bool": _as_bool,
+    "records": _as_records,
     "date": _as_date,
     "datetime": _as_datetime,
 }
+
+
+def _bitmap(flags: Sequence[bool]) -> Any:
+    """Arrow's bit-packed buffer of ``flags`` (validity, booleans): least significant first."""
+    import pyarrow as pa
+
+    bits = 0
+    for position, flag in enumerate(flags):
+        if flag:
+            bits |= 1 << position
+    return pa.py_buffer(bits.to_bytes((len(flags) + 7) // 8, "little"))
+
+
+def _strings(cells: list[Any]) -> Any:
+    from pyarrow.lib import StringBuilder
+
+    builder = StringBuilder()
+    builder.append_values(cells)
+    return builder.finish()
+
+
+def _records_array(arrow: Any, cells: list[Any]) -> Any:
+    """``list<struct<…>>`` from lists of records (dicts of text) and Nones."""
+    import pyarrow as pa
+
+    struct_type = arrow.value_type
+    names = [struct_type.field(i).name for i in range(struct_type.num_fields)]
+    offsets, flat = [0], []
+    for records in cells:
+        flat.extend(records or ())
+        offsets.append(len(flat))
+    children = [_strings([record.get(name) for record in flat]) for name in names]
+    values = pa.StructArray.from_arrays(children, fields=list(struct_type))
+    nulls = cells.count(None)
+    validity = _bitmap([c is not None for c in cells]) if nulls else None
+    offset_buffer = pa.py_buffer(array("i", offsets))
+    return pa.ListArray.from_buffers(
+        arrow, len(cells), [validity, offset_buffer], null_count=nulls, children=[values]
+    )
 
 
 def build_array(type_: str, arrow: Any, cells: list[Any]) -> Any:
@@ -192,22 +254,18 @@ def build_array(type_: str, arrow: Any, cells: list[Any]) -> Any:
     of memory for nothing), and it would truncate a float in an int64 column.
     """
     import pyarrow as pa
-    from pyarrow.lib import StringBuilder
 
-    if type_ not in _PHYSICAL:
-        builder = StringBuilder()
-        builder.append_values(cells)
-        return builder.finish()
-    code_, zero = _PHYSICAL[type_]
+    if type_ == "records":
+        return _records_array(arrow, cells)
     nulls = cells.count(None)
+    validity = _bitmap([v is not None for v in cells]) if nulls else None
+    if type_ == "bool":
+        data = _bitmap([v is True for v in cells])
+        return pa.Array.from_buffers(arrow, len(cells), [validity, data], null_count=nulls)
+    if type_ not in _PHYSICAL:
+        return _strings(cells)
+    code_, zero = _PHYSICAL[type_]
     data = pa.py_buffer(array(code_, [zero if v is None else v for v in cells]))
-    validity = None
-    if nulls:
-        bits = 0
-        for position, value in enumerate(cells):
-            if value is not None:
-                bits |= 1 << position
-        validity = pa.py_buffer(bits.to_bytes((len(cells) + 7) // 8, "little"))
     return pa.Array.from_buffers(arrow, len(cells), [validity, data], null_count=nulls)
 
 
@@ -232,6 +290,7 @@ class ParquetExporter(BaseItemExporter):
         self.compression = compression
         self.names: list[str] = []
         self.types: list[str] = []
+        self.specs: dict[str, Records] = {}
         self.rows: list[list[Any]] = []  # the row group being gathered
         self.written = 0  # rows written to the file so far
         self.unfit = 0
@@ -263,6 +322,7 @@ class ParquetExporter(BaseItemExporter):
         declared = declared_types(item_class)
         self.names = names
         self.types = [declared.get(name, "text") for name in names]
+        self.specs = declared_records(item_class)
         self.open_writer(_descriptions(item_class))
         return True
 
@@ -279,12 +339,15 @@ class ParquetExporter(BaseItemExporter):
         for name, type_ in zip(self.names, self.types, strict=True):
             description = descriptions.get(name)
             metadata = {"description": description} if description else None
-            columns.append(pa.field(name, arrow_type(type_), nullable=True, metadata=metadata))
+            arrow = arrow_type(type_, self.specs.get(name))
+            columns.append(pa.field(name, arrow, nullable=True, metadata=metadata))
         self.schema = pa.schema(columns)
         # Min/max statistics (what lets DuckDB skip row groups) for codes, numbers and dates:
         # those of long texts would be kept in memory until the footer, up to 8 KB per
         # column and row group, to filter on nobody does.
-        statistics = [n for n, t in zip(self.names, self.types, strict=True) if t != "text"]
+        statistics = [
+            n for n, t in zip(self.names, self.types, strict=True) if t not in ("text", "records")
+        ]
         self.writer = pq.ParquetWriter(
             self.file, self.schema, compression=self.compression, write_statistics=statistics
         )
@@ -345,6 +408,8 @@ class ParquetExporter(BaseItemExporter):
             # Only ints: 7.5 is refused by _as_int, never truncated to 7.
             ready = all(v is None or (type(v) is int and INT64_MIN <= v <= INT64_MAX)
                         for v in values)  # fmt: skip
+        elif type_ == "bool":
+            ready = all(v is None or type(v) is bool for v in values)
         else:
             ready = False
         if ready:
@@ -373,7 +438,8 @@ class ParquetExporter(BaseItemExporter):
         if len(shown) > 60:
             shown = shown[:60] + "…"
         column = {"int": "an int64", "date": "a date32", "datetime": "a timestamp",
-                  "float": "a float64"}.get(type_, "a string")  # fmt: skip
+                  "float": "a float64", "bool": "a bool",
+                  "records": "a list of records"}.get(type_, "a string")  # fmt: skip
         message = (
             f"{output}: {name} = {shown} in row {row} does not fit {column} column "
             f"({exc}); the cell is left empty and the run is incomplete (the CSV of the same "

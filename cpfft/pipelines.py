@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import fields
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
-from cpfft.cleaning import CLEANERS, BadNumber, clean_number
+from cpfft.cleaning import CLEANERS, BadNumber, clean_bool, clean_number
+from cpfft.records import clean_records
 from cpfft.run.resume import existing_rows, unguard
 from cpfft.run.rows import Rows, rows_of
 
@@ -35,8 +36,12 @@ ALREADY_WRITTEN = "already_in_file"
 
 
 @cache
-def _cleaners(item_class: type) -> tuple[tuple[str, str], ...]:
-    return tuple((f.name, f.metadata.get("kind", "text")) for f in fields(item_class))
+def _cleaners(item_class: type) -> tuple[tuple[str, str, Any], ...]:
+    """(name, cleaning kind, what a ``records`` field's records hold) of each field."""
+    return tuple(
+        (f.name, f.metadata.get("kind", "text"), f.metadata.get("records"))
+        for f in fields(item_class)
+    )
 
 
 def _level(level: int | str) -> int:
@@ -95,19 +100,30 @@ class CleanPipeline(_Pipeline):
         self.plans: dict[type, tuple[tuple[str, Any], ...]] = {}
 
     def plan(self, item_class: type) -> tuple[tuple[str, Any], ...]:
-        plan = tuple(
-            (name, self.number_cleaner(name, kind) if kind in ("int", "float") else CLEANERS[kind])
-            for name, kind in _cleaners(item_class)
-        )
-        self.plans[item_class] = plan
-        return plan
+        plan = []
+        for name, kind, spec in _cleaners(item_class):
+            if kind in ("int", "float"):
+                clean = self.number_cleaner(name, kind)
+            elif kind == "bool":
+                clean = self.counted(name, clean_bool)
+            elif kind == "records":
+                clean = partial(clean_records, spec)
+            else:
+                clean = CLEANERS[kind]
+            plan.append((name, clean))
+        self.plans[item_class] = tuple(plan)
+        return self.plans[item_class]
 
     def number_cleaner(self, name: str, kind: str) -> Any:
+        return self.counted(name, partial(clean_number, kind=kind))
+
+    def counted(self, name: str, parse: Any) -> Any:
+        """``parse``, with a value it refuses emptied and counted (``cpfft/blanked/…``)."""
         stats = self.crawler.stats
 
         def clean(value: Any) -> Any:
             try:
-                return clean_number(value, kind)
+                return parse(value)
             except BadNumber:
                 stats.inc_value(f"cpfft/blanked/{name}")
                 return None
