@@ -10,15 +10,18 @@ the fix.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from cpfft.errors import shown
 from cpfft.geo import DEPARTEMENTS_BY_CODE, find_departement, find_region
-from cpfft.items import Offre
+from cpfft.items import Offre, field_records
 from cpfft.offres.bounds import parse_created
+from cpfft.offres.place import place_of
 from cpfft.params import Param, choice, integer, listing, single
+from cpfft.records import from_api
 
 DETAIL_URL = "https://candidat.francetravail.fr/offres/recherche/detail/{id}"
 
@@ -277,26 +280,32 @@ def stamps(offers: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 # ------------------------------------------------------------------ offer → row
 
-_DEP_PREFIX = re.compile(r"^\s*(\d{2,3}|2[AB])\s+-\s")
+#: The offers' list fields (skills, languages…) and what their records hold.
+RECORDS = field_records(Offre)
 
 
-def departement_of(lieu: dict[str, Any]) -> str | None:
-    """From the ``NN - Commune`` label, else from the INSEE commune code."""
-    m = _DEP_PREFIX.match(str(lieu.get("libelle") or ""))
-    if m and m.group(1) in DEPARTEMENTS_BY_CODE:
-        return m.group(1)
-    commune = str(lieu.get("commune") or "")
-    code = commune[:3] if commune.startswith("97") else commune[:2]
-    return code if code in DEPARTEMENTS_BY_CODE else None
+def _joined(values: list[Any], separator: str) -> str | None:
+    return separator.join(str(v) for v in values if v) or None
 
 
-def offre_from_api(data: dict[str, Any]) -> Offre:
+def offre_from_api(data: dict[str, Any], tally: Counter[str] | None = None) -> Offre:
+    """One API offer → its row, before cleaning. ``tally`` counts what the coordinates
+    check did (``swapped``, ``emptied``): the run's summary shows them.
+
+    Of ``contact``, only ``urlPostulation`` is read: its other keys (the recruiter's
+    name, e-mail, phone) are personal data, which no output holds.
+    """
     lieu = data.get("lieuTravail") or {}
     entreprise = data.get("entreprise") or {}
     origine = data.get("origineOffre") or {}
-    partenaires = origine.get("partenaires") or []
+    partenaires = [p for p in origine.get("partenaires") or [] if isinstance(p, dict)]
     salaire = data.get("salaire") or {}
+    contact = data.get("contact") or {}
+    place = place_of(lieu)
+    if tally is not None and place.coordinates in ("swapped", "emptied"):
+        tally[place.coordinates] += 1
     offer_id = data.get("id")
+    lists = {name: from_api(spec, data.get(spec.api)) for name, spec in RECORDS.items()}
     return Offre(
         intitule=data.get("intitule"),
         lieu=lieu.get("libelle"),
@@ -317,12 +326,27 @@ def offre_from_api(data: dict[str, Any]) -> Offre:
         secteur_activite=data.get("secteurActiviteLibelle"),
         code_postal=lieu.get("codePostal"),
         commune_insee=lieu.get("commune"),
-        departement=departement_of(lieu),
-        latitude=lieu.get("latitude"),
-        longitude=lieu.get("longitude"),
+        departement=place.departement,
+        latitude=place.latitude,
+        longitude=place.longitude,
         date_actualisation=data.get("dateActualisation"),
         origine={"1": "France Travail", "2": "Partenaire"}.get(str(origine.get("origine"))),
-        partenaire=", ".join(str(p.get("nom")) for p in partenaires if p.get("nom")) or None,
+        partenaire=_joined([p.get("nom") for p in partenaires], ", "),
+        region=place.region,
+        appellation=data.get("appellationlibelle"),
+        qualification_code=data.get("qualificationCode"),
+        qualification=data.get("qualificationLibelle"),
+        alternance=data.get("alternance"),
+        nombre_postes=data.get("nombrePostes"),
+        duree_travail=data.get("dureeTravailLibelle"),
+        temps_travail=data.get("dureeTravailLibelleConverti"),
+        salaire_commentaire=salaire.get("commentaire"),
+        salaire_complement_1=salaire.get("complement1"),
+        salaire_complement_2=salaire.get("complement2"),
+        entreprise_description=entreprise.get("description"),
+        url_postulation=contact.get("urlPostulation"),
+        url_partenaire=_joined([p.get("url") for p in partenaires], " ; "),
+        **lists,
     )
 
 

@@ -10,6 +10,7 @@ depuis=dernier``) is kept by :mod:`cpfft.offres.incremental`.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ from cpfft.offres.search import offre_from_api, read_page
 from cpfft.offres.summary import change_stats, changes_lines, summary_lines
 from cpfft.run.contract import ApiSpider, describe_failure, log_lines
 from cpfft.run.output import changes_file
-from cpfft.run.report import ROWS_IN_OUTPUT
+from cpfft.run.report import COORDINATES, ROWS_IN_OUTPUT
 from cpfft.run.resume import Journal
 from cpfft.run.rows import Rows
 from cpfft.run.state import is_stopping, mark_incomplete
@@ -176,7 +177,10 @@ class OffresSpider(ApiSpider):
     def offers(self, rows: list[dict[str, Any]]) -> Iterator[Rows]:
         """A page's offers, as one batch of rows (see :mod:`cpfft.run.rows`)."""
         known = self.already_known if self.plan.incremental else None
-        batch = [offre_from_api(data) for data in self.plan.keep(rows, known)]
+        tally: Counter[str] = Counter()
+        batch = [offre_from_api(data, tally) for data in self.plan.keep(rows, known)]
+        for verdict, number in tally.items():
+            self.crawler.stats.inc_value(COORDINATES + verdict, number)
         if batch:
             yield Rows(batch)
 

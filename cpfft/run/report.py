@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("cpfft.report")
 
 OUTCOME = "cpfft/outcome"
+#: What the offers' coordinates check did (cpfft.offres.place), per verdict.
+COORDINATES = "cpfft/coordinates/"
 ALREADY_WRITTEN_STAT = DROPPED + ALREADY_WRITTEN
 #: Cells the CSV exporter prefixed with ' so that a spreadsheet shows them as text.
 FORMULA_GUARDED = "cpfft/csv/formula_guarded"
@@ -391,7 +393,14 @@ class RunReport:
         ]
         if blanked:
             cells = ", ".join(f"{k}: {count(v)}" for k, v in sorted(blanked.items()))
-            lines.append(f"  cells emptied:      {cells} (not a number)")
+            lines.append(f"  cells emptied:      {cells} (not a value of the column's type)")
+        swapped = stats.get_value(COORDINATES + "swapped", 0)
+        emptied = stats.get_value(COORDINATES + "emptied", 0)
+        if swapped or emptied:
+            lines.append(
+                f"  coordinates:        {count(swapped)} latitude/longitude pairs swapped back, "
+                f"{count(emptied)} emptied (outside the offer's département either way)"
+            )
         guarded = stats.get_value(FORMULA_GUARDED, 0)
         if guarded:
             lines.append(

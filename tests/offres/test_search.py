@@ -1,5 +1,7 @@
 """Local validation of the search parameters, by the API's own rules."""
 
+from dataclasses import asdict
+
 import pytest
 
 from cpfft.errors import ArgumentError
@@ -7,7 +9,6 @@ from cpfft.offres.search import (
     SEARCH_PARAMS,
     api_query,
     check_combinations,
-    departement_of,
     offre_from_api,
     parse_content_range,
     read_page,
@@ -104,22 +105,6 @@ def test_content_range():
     assert parse_content_range(b"garbage") is None
 
 
-@pytest.mark.parametrize(
-    ("lieu", "code"),
-    [
-        ({"libelle": "75 - PARIS 08", "commune": "75108"}, "75"),
-        ({"libelle": "2A - AJACCIO", "commune": "2A004"}, "2A"),
-        ({"libelle": "971 - LE GOSIER", "commune": "97113"}, "971"),
-        ({"libelle": "30 - Gard"}, "30"),
-        ({"libelle": "Île-de-France"}, None),
-        ({"libelle": "France"}, None),
-        ({"latitude": 48.8, "longitude": 2.3, "commune": "69383"}, "69"),
-    ],
-)
-def test_departement_of(lieu, code):
-    assert departement_of(lieu) == code
-
-
 def test_offre_mapping():
     data = {
         "id": "214KXRB", "intitule": "Dév", "description": "x", "dateCreation": "2026-09-14T08:42:17.318Z",
@@ -142,6 +127,66 @@ def test_offre_mapping():
     assert (offre.origine, offre.partenaire) == ("Partenaire", "EXEMPLEJOBS, AUTRE")
     empty = offre_from_api({"id": "1234567", "origineOffre": {"origine": "1"}, "salaire": {}})
     assert (empty.origine, empty.salaire, empty.entreprise) == ("France Travail", None, None)
+    assert empty.url_partenaire is None
+    assert empty.competences is None
+
+
+def test_every_field_an_analyst_uses_is_kept():
+    """The fields real offers carry beyond the first 25 columns (each seen in recorded
+    offers: salary comments, lists, apprenticeship, positions, partner and apply URLs)."""
+    data = {
+        "id": "7065514", "appellationlibelle": "Data engineer", "qualificationCode": "9",
+        "qualificationLibelle": "Cadre", "alternance": True, "nombrePostes": 3,
+        "dureeTravailLibelle": "35H/semaine Travail en journée",
+        "dureeTravailLibelleConverti": "Temps plein",
+        "salaire": {"commentaire": "Entre 12 et 14€ brut", "complement1": "Primes",
+                    "complement2": "Participation/action"},
+        "competences": [{"code": "124137", "libelle": "Concevoir une application web",
+                         "exigence": "S"}, {"code": "120775", "libelle": "SQL", "exigence": "E"}],
+        "qualitesProfessionnelles": [{"libelle": "Autonomie", "description": "Travailler seul"}],
+        "formations": [{"codeFormation": "31054", "domaineLibelle": "Informatique",
+                        "niveauLibelle": "Bac+5 et plus ou équivalents", "exigence": "E",
+                        "commentaire": "Master"}],
+        "langues": [{"libelle": "Anglais", "exigence": "S"}],
+        "permis": [{"libelle": "B - Véhicule léger", "exigence": "E"}],
+        "entreprise": {"nom": "X", "description": "<p>Éditeur</p>"},
+        "contact": {"nom": "Mme Dupont", "courriel": "dupont@example.fr",
+                    "telephone": "0612345678", "urlPostulation": "https://x.example/postuler"},
+        "origineOffre": {"origine": "2", "partenaires": [
+            {"nom": "HELLOWORK", "url": "https://www.hellowork.example/offre/1", "logo": "l.png"}]},
+        "lieuTravail": {"libelle": "Île-de-France"},
+    }  # fmt: skip
+    offre = offre_from_api(data)
+    assert (offre.appellation, offre.qualification_code, offre.qualification) == (
+        "Data engineer", "9", "Cadre")  # fmt: skip
+    assert (offre.alternance, offre.nombre_postes) == (True, 3)
+    assert (offre.duree_travail, offre.temps_travail) == (
+        "35H/semaine Travail en journée", "Temps plein")  # fmt: skip
+    assert (offre.salaire, offre.salaire_commentaire) == (None, "Entre 12 et 14€ brut")
+    assert (offre.salaire_complement_1, offre.salaire_complement_2) == (
+        "Primes", "Participation/action")  # fmt: skip
+    assert offre.competences == [
+        {"libelle": "Concevoir une application web", "code": "124137", "exigence": "S"},
+        {"libelle": "SQL", "code": "120775", "exigence": "E"},
+    ]
+    assert offre.qualites_professionnelles == [
+        {"libelle": "Autonomie", "description": "Travailler seul"}
+    ]
+    assert offre.formations_demandees == [
+        {"niveau": "Bac+5 et plus ou équivalents", "domaine": "Informatique",
+         "code_formation": "31054", "commentaire": "Master", "exigence": "E"}
+    ]  # fmt: skip
+    assert offre.langues == [{"libelle": "Anglais", "exigence": "S"}]
+    assert offre.permis == [{"libelle": "B - Véhicule léger", "exigence": "E"}]
+    assert offre.entreprise_description == "<p>Éditeur</p>"  # cleaned by the pipeline
+    assert offre.url_postulation == "https://x.example/postuler"
+    assert offre.url_partenaire == "https://www.hellowork.example/offre/1"
+    assert offre.url == "https://candidat.francetravail.fr/offres/recherche/detail/7065514"
+    assert (offre.departement, offre.region) == (None, "11")
+    # Personal data of the contact reaches no cell.
+    cells = " ".join(str(v) for v in asdict(offre).values())
+    for personal in ("Dupont", "dupont@example.fr", "0612345678"):
+        assert personal not in cells
 
 
 def test_read_page_total_offers_facets_or_the_error():
