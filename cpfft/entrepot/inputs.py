@@ -39,7 +39,7 @@ from pathlib import Path
 from cpfft.datapackage import descriptor_name
 from cpfft.errors import ConfigurationError, shown
 from cpfft.exporters import DELIMITERS
-from cpfft.items import FORMATION_FIELDS, OFFRE_HEADERS
+from cpfft.items import FORMATION_FIELDS, OFFRE_FIRST_FIELDS, OFFRE_HEADERS
 from cpfft.offres.incremental import ADDED, CHANGES_HEADERS, UPDATED, WITHDRAWN
 from cpfft.run.output import LATEST, LATEST_CHANGES
 from cpfft.run.resume import unguard
@@ -51,6 +51,13 @@ PARTIAL_LABEL = ".depuis"
 HEADERS: dict[str, list[str]] = {
     "formations": list(FORMATION_FIELDS),
     "offres": list(OFFRE_HEADERS.values()),
+}
+#: How many of those columns the files of each cpfft release have, newest first: an
+#: offres file written before the columns after ``partenaire`` were added loads too,
+#: those columns empty.
+WIDTHS: dict[str, tuple[int, ...]] = {
+    "formations": (len(FORMATION_FIELDS),),
+    "offres": (len(OFFRE_HEADERS), OFFRE_FIRST_FIELDS),
 }
 OPTIONS = {"formations": "--formations", "offres": "--offres"}
 
@@ -72,6 +79,8 @@ class Input:
     extracted_from: str = "mtime"
     partial: bool = False
     descriptor: Path | None = None
+    #: How many of the source's columns the file has (an older release's file has fewer).
+    width: int = 0
 
     @property
     def option(self) -> str:
@@ -160,13 +169,22 @@ def split_header(line: str, expected: list[str]) -> str | None:
     return None
 
 
+def source_header(line: str, source: str) -> tuple[str, int] | None:
+    """(delimiter, width) with which ``line`` is the header of a release's ``source`` file."""
+    for width in WIDTHS[source]:
+        delimiter = split_header(line, HEADERS[source][:width])
+        if delimiter is not None:
+            return delimiter, width
+    return None
+
+
 def _check_csv(found: Input) -> None:
     line = header_line(found.path)
-    delimiter = split_header(line, HEADERS[found.source])
-    if delimiter is None:
+    header = source_header(line, found.source)
+    if header is None:
         other = "offres" if found.source == "formations" else "formations"
         spider = SOURCES[found.source].spider
-        if split_header(line, HEADERS[other]) is not None:
+        if source_header(line, other) is not None:
             raise InputError(
                 f"{found.option} {found.path} is the {other} output (its header is the "
                 f"{SOURCES[other].spider} spider's); give it with {OPTIONS[other]}, and a "
@@ -177,7 +195,7 @@ def _check_csv(found: Input) -> None:
             f"{shown(line)} is not the {spider} spider's; give the file `scrapy crawl {spider}` "
             "wrote, with all its columns"
         )
-    found.delimiter = delimiter
+    found.delimiter, found.width = header
     with found.path.open("rb") as file:
         file.seek(-1, os.SEEK_END)
         last = file.read(1)

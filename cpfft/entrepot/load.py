@@ -36,26 +36,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cpfft.entrepot.inputs import HEADERS, Changes, Input, InputError
+from cpfft.entrepot import children
+from cpfft.entrepot.inputs import HEADERS, WIDTHS, Changes, Input, InputError
 from cpfft.entrepot.metiers import BridgeSummary, build_metiers, write_metiers_csv
 from cpfft.errors import analysis_module, first_line
 from cpfft.exporters import FORMULA_TRIGGERS
 from cpfft.geo import DEPARTEMENTS, REGIONS, UnknownPlace, find_region
-from cpfft.items import Formation, Offre, field_types
+from cpfft.items import Formation, Offre, field_names, field_types
 from cpfft.sources import SOURCES
 
-#: SQL type of each declared field type (see cpfft.items).
+#: SQL type of each declared field type (see cpfft.items); a list field's records go to a
+#: child table (cpfft.entrepot.children), not to a column.
 SQL_TYPES = {
     "text": "VARCHAR",
     "code": "VARCHAR",
     "int": "BIGINT",
     "float": "DOUBLE",
+    "bool": "BOOLEAN",
     "date": "DATE",
     "datetime": "TIMESTAMPTZ",
 }
-TYPE_WORDS = {"int": "a count", "float": "a number", "date": "a date",
-              "datetime": "a date and time"}  # fmt: skip
+TYPE_WORDS = {"int": "a count", "float": "a number", "bool": "true or false",
+              "date": "a date", "datetime": "a date and time"}  # fmt: skip
 ITEMS = {"formations": Formation, "offres": Offre}
+#: The offres table's columns: every field but the lists (see cpfft.entrepot.children).
+OFFRES_COLUMNS: dict[str, str] = {n: t for n, t in field_types(Offre).items() if t != "records"}
 #: A DuckDB file has these 4 bytes at offset 8.
 DUCKDB_MAGIC = b"DUCK"
 #: DuckDB's memory budget (its default is 80 % of the machine's memory): a 200 000-row
@@ -167,20 +172,24 @@ def _remove(path: Path) -> None:
 
 
 def _raw_relation(found: Input) -> str:
-    """SQL of the input's rows, as it is (CSV: text cells under the field names)."""
+    """SQL of the input's rows, as it is (CSV: text cells under the field names), with
+    every field: those an older release's file lacks are NULL."""
     path = sql_string(str(found.path))
-    if found.format == "parquet":
-        return f"read_parquet({path})"
     names = list(field_types(ITEMS[found.source]))
-    headers = HEADERS[found.source]
+    width = found.width or len(names)
+    absent = [f"NULL AS {ident(n)}" for n in names[width:]]
+    if found.format == "parquet":
+        present = [ident(n) for n in names[:width]]
+        return f"(SELECT {', '.join(present + absent)} FROM read_parquet({path}))"
+    headers = HEADERS[found.source][:width]
     columns = ", ".join(f"{sql_string(h)}: 'VARCHAR'" for h in headers)
     reader = (
         f"read_csv({path}, header = true, auto_detect = false, delim = "
         f"{sql_string(found.delimiter)}, quote = '\"', escape = '\"', "
         f"columns = {{{columns}}}, strict_mode = true, null_padding = false)"
     )
-    renamed = ", ".join(f"{ident(h)} AS {ident(n)}" for h, n in zip(headers, names, strict=True))
-    return f"(SELECT {renamed} FROM {reader})"
+    renamed = [f"{ident(h)} AS {ident(n)}" for h, n in zip(headers, names, strict=False)]
+    return f"(SELECT {', '.join(renamed + absent)} FROM {reader})"
 
 
 def _check_parquet_columns(con: Any, found: Input) -> None:
@@ -196,13 +205,19 @@ def _check_parquet_columns(con: Any, found: Input) -> None:
             "give a complete `-O ….parquet` output"
         ) from None
     have = {row[0]: str(row[1]) for row in described}
-    missing = [n for n in types if n not in have]
+    names = list(types)
+    # An older release's file has the first columns only.
+    found.width = next(
+        (w for w in WIDTHS[found.source] if all(n in have for n in names[:w])), len(names)
+    )
+    missing = [n for n in names[: found.width] if n not in have]
     if missing:
         raise InputError(
             f"{found.option} {found.path} is not a cpfft {found.source} output: it lacks the "
             f"column(s) {', '.join(missing[:5])}; give the file the spider wrote"
         )
-    for name, kind in types.items():
+    for name in names[: found.width]:
+        kind = types[name]
         got = have[name]
         textual = got == "VARCHAR"
         numeric = re.fullmatch(r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL.*)",
@@ -212,13 +227,16 @@ def _check_parquet_columns(con: Any, found: Input) -> None:
             "code": textual,
             "int": numeric,
             "float": numeric,
+            "bool": textual or got == "BOOLEAN",
             "date": textual or got.startswith(("DATE", "TIMESTAMP")),
             "datetime": textual or got.startswith("TIMESTAMP"),
+            "records": got.startswith("STRUCT(") and got.endswith("[]"),
         }[kind]
         if not ok:
             raise InputError(
-                f"{found.option} {found.path}: column {name} is {got}, not {SQL_TYPES[kind]}: "
-                "not a cpfft output; give the file the spider wrote"
+                f"{found.option} {found.path}: column {name} is {got}, not "
+                f"{SQL_TYPES.get(kind, 'a list of records')}: not a cpfft output; give the file "
+                "the spider wrote"
             )
 
 
@@ -241,14 +259,18 @@ def load_input(con: Any, found: Input, table: str) -> dict[str, int]:
     checks: list[tuple[str, str, str, str]] = []  # (column, what, SQL count, SQL condition)
     for name, kind in types.items():
         c = ident(name)
-        sql_type = SQL_TYPES[kind]
         if found.format == "csv":
-            value = unguarded(name) if kind in ("text", "code") else f"NULLIF(trim({c}), '')"
+            textual = kind in ("text", "code", "records")
+            value = unguarded(name) if textual else f"NULLIF(trim({c}), '')"
         else:
             value = c
         if kind in ("text", "code"):
             typed.append(f"CAST({value} AS VARCHAR) AS {c}")
             continue
+        if kind == "records":  # the cell, or the list of structs: read by children.py
+            typed.append(f"{value} AS {c}")
+            continue
+        sql_type = SQL_TYPES[kind]
         read_as = "DOUBLE" if kind == "int" else sql_type
         unfit = f"{value} IS NOT NULL AND TRY_CAST({value} AS {read_as}) IS NULL"
         checks.append((name, kind, f"count(*) FILTER (WHERE {unfit})", unfit))
@@ -376,7 +398,7 @@ def build(
         summary.rounded.update(load_input(con, formations, "formations"))
         summary.rounded.update(load_input(con, offres, "new_offres"))
         _mirror(con, offres, changes, previous, summary)
-        for table in ("formations", "offres"):
+        for table in ("formations", "offres", *children.TABLES):
             summary.rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         _sources(con, formations, offres, summary)
         summary.bridge = build_metiers(con)
@@ -439,18 +461,25 @@ def _mirror(
             summary.changed_found = con.execute(
                 "SELECT count(*) FROM new_offres JOIN changed USING (id)"
             ).fetchone()[0]
-    fields = ", ".join(ident(n) for n in field_types(Offre))
-    columns = ", ".join(f"{ident(n)} {SQL_TYPES[k]}" for n, k in field_types(Offre).items())
-    con.execute(f"CREATE TABLE offres ({columns}, region VARCHAR)")
+    fields = ", ".join(ident(n) for n in OFFRES_COLUMNS)
+    columns = ", ".join(f"{ident(n)} {SQL_TYPES[k]}" for n, k in OFFRES_COLUMNS.items())
+    con.execute(f"CREATE TABLE offres ({columns})")
+    children.create_tables(con)
+    # An older file has no region column: the département's, or the region its place names.
+    selected = ", ".join(
+        "COALESCE(m.region, d.region, l.region)" if n == "region" else "m." + ident(n)
+        for n in OFFRES_COLUMNS
+    )
     with_region = (
-        f"INSERT INTO offres SELECT {', '.join('m.' + ident(n) for n in field_types(Offre))}, "
-        "COALESCE(d.region, l.region) FROM ({rows}) m "
+        f"INSERT INTO offres SELECT {selected} FROM ({{rows}}) m "
         "LEFT JOIN geo_departements d ON d.code = m.departement "
         "LEFT JOIN lieu_regions l ON m.departement IS NULL AND l.lieu = m.lieu"
     )
+    present = field_names(Offre)[: offres.width or None]
     if not offres.partial:
         _geography(con, "new_offres")
         con.execute(with_region.format(rows=f"SELECT {fields} FROM new_offres"))
+        children.add_records(con, "new_offres", offres.format, present)
         con.execute("DROP TABLE new_offres")
         return
     summary.mirror = "partial"
@@ -459,10 +488,10 @@ def _mirror(
     try:
         con.execute(f"ATTACH {sql_string(str(previous))} AS previous (READ_ONLY)")
         have = {
-            row[0]
+            (row[0], row[1])
             for row in con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_catalog = 'previous' AND table_name = 'offres'"
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_catalog = 'previous'"
             ).fetchall()
         }
     except duckdb.Error as exc:
@@ -470,19 +499,23 @@ def _mirror(
             f"cannot read the previous warehouse {previous} ({_first_line(exc)}); close the "
             "programs using it, or load a full offres file"
         ) from None
-    missing = [n for n in field_types(Offre) if n not in have]
+    missing = [n for n in OFFRES_COLUMNS if ("offres", n) not in have]
+    missing += [t for t in children.TABLES if (t, "id") not in have]
     if missing:
         raise InputError(
             f"the previous warehouse {previous} has no complete offres table (missing "
-            f"{', '.join(missing[:3]) or 'offres'}); load a full offres file first"
+            f"{', '.join(missing[:3]) or 'offres'}: built by an older cpfft, or by hand); "
+            "load a full offres file first"
         )
-    kept = (
-        f"SELECT {fields} FROM previous.offres p "
-        "WHERE NOT EXISTS (SELECT 1 FROM new_offres n WHERE n.id = p.id) "
+    still = (
+        "NOT EXISTS (SELECT 1 FROM new_offres n WHERE n.id = p.id) "
         "AND NOT EXISTS (SELECT 1 FROM withdrawn w WHERE w.id = p.id)"
     )
+    kept = f"SELECT {fields} FROM previous.offres p WHERE {still}"
     _geography(con, "new_offres", "previous.offres")
     con.execute(with_region.format(rows=f"{kept} UNION ALL SELECT {fields} FROM new_offres"))
+    children.keep_records(con, "previous", still)
+    children.add_records(con, "new_offres", offres.format, present)
     summary.kept = con.execute(f"SELECT count(*) FROM ({kept})").fetchone()[0]
     summary.removed = con.execute(
         "SELECT count(*) FROM previous.offres p JOIN withdrawn w USING (id)"

@@ -29,8 +29,9 @@ from typing import Any
 
 import duckdb
 
-from cpfft.entrepot.load import SQL_TYPES  # the warehouse's own column types
-from cpfft.items import Formation, Offre, field_types
+from cpfft.entrepot import children
+from cpfft.entrepot.load import OFFRES_COLUMNS, SQL_TYPES  # the warehouse's own column types
+from cpfft.items import Formation, field_types
 from tests.support.crawling import scrapy_command
 
 SOURCES_DDL = """CREATE TABLE sources (
@@ -122,9 +123,9 @@ FORMATIONS_EXTRACTED = "2026-12-01 05:30:00+00"
 OFFRES_EXTRACTED = "2026-12-02 06:00:00+00"
 
 
-def ddl(table: str, item_class: type, extra: str = "") -> str:
-    columns = [f"{name} {SQL_TYPES[kind]}" for name, kind in field_types(item_class).items()]
-    return f"CREATE TABLE {table} ({', '.join(columns)}{extra})"
+def ddl(table: str, columns: dict[str, str]) -> str:
+    typed = [f"{name} {SQL_TYPES[kind]}" for name, kind in columns.items()]
+    return f"CREATE TABLE {table} ({', '.join(typed)})"
 
 
 def presence(offers: int, trainings: int) -> str:
@@ -142,8 +143,9 @@ def build(path: Path, metiers: list[tuple] | None = None) -> Path:
     """Write the warehouse described above to ``path``; return it."""
     con = duckdb.connect(str(path))
     try:
-        con.execute(ddl("formations", Formation))
-        con.execute(ddl("offres", Offre, ", region VARCHAR"))
+        con.execute(ddl("formations", field_types(Formation)))
+        con.execute(ddl("offres", OFFRES_COLUMNS))
+        children.create_tables(con)
         con.execute(SOURCES_DDL)
         con.execute(METIERS_DDL)
         insert(con, "formations", FORMATION_COLUMNS, FORMATIONS)
