@@ -65,7 +65,7 @@ PROFILE_VERSION = 1
 GROUP_LIMIT = 20_000  # the grouped limit the cpf spider asks first
 SEARCH_PATH = "/partenaire/offresdemploi/v2/offres/search"
 RATE_HEADER = "x-ratelimit-{}-clientidlimiter"
-LAST_PAGE_SPAN = (600, 7200)  # seconds of the windows tried for the last-page probe
+LAST_PAGE_SPAN = (600, 7200, 86400)  # seconds of the windows tried for the last-page probe
 
 
 class Unreachable(Exception):

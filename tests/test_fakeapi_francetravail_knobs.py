@@ -360,13 +360,19 @@ def test_descriptions_have_a_realistic_length_and_shape():
         assert text.startswith("Nous recrutons : ")
         assert "\n- " in text
         assert "Vos missions :\n- " in text
-        if offer.data["origineOffre"]["origine"] == "2":
+        if "entity" in offer.dirt:  # entities as some partners send them
             assert text.endswith(PARTNER_SUFFIX)
             assert "'" not in text
             assert "&#039;" in text
-        else:
+        elif "double_entity" not in offer.dirt:
             assert "&#039;" not in text
             assert "&amp;" not in text
+        assert ("\n\n" in text) == ("blank_lines" in offer.dirt)
+    # the rates measured on recorded real offers
+    entities = sum("entity" in o.dirt for o in dataset.offers) / len(dataset.offers)
+    blank = sum("blank_lines" in o.dirt for o in dataset.offers) / len(dataset.offers)
+    assert 0.075 < entities < 0.095
+    assert 0.39 < blank < 0.43
     # Deterministic from the seed: a smaller dataset holds the same first descriptions.
     small = FtDataset(FtDatasetConfig(offers=500), now=datetime(2025, 1, 1, tzinfo=UTC))
     assert [o.data["description"] for o in small.offers] == texts[:500]
@@ -378,18 +384,18 @@ def test_description_generation_is_fast():
     dataset = FtDataset(FtDatasetConfig(offers=10))
     started = time.process_time()  # CPU time: other processes on the machine do not count
     for n in range(25_000):
-        dataset.description("Développeur Python / Django (H/F)", n % 3 == 0)
+        dataset.description("Développeur Python / Django (H/F)", {"entity"} if n % 3 else set())
     assert time.process_time() - started < 2.0  # about 0.5 s on a developer machine
 
 
 def test_descriptions_never_exceed_the_cap_nor_cut_an_entity(monkeypatch):
     monkeypatch.setattr(ftdata, "BUDGET_SCALE", 3.0)  # aim far beyond 5 000 characters
-    dataset = FtDataset(FtDatasetConfig(offers=400, partner_share=0.5))
-    texts = [(o.data["origineOffre"]["origine"], o.data["description"]) for o in dataset.offers]
+    dataset = FtDataset(FtDatasetConfig(offers=400, entity_share=0.5))
+    texts = [("entity" in o.dirt, o.data["description"]) for o in dataset.offers]
     assert max(len(t) for _, t in texts) <= 5000
     assert statistics.median(len(t) for _, t in texts) > 4500  # the cap was reached
-    for origin, text in texts:
-        if origin == "2":
+    for entities, text in texts:
+        if entities:
             assert text.endswith(PARTNER_SUFFIX)
             body = text.removesuffix(PARTNER_SUFFIX)
             assert body.count("&") == body.count("&#039;")  # no entity cut in half

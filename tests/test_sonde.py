@@ -80,7 +80,9 @@ AMBIGUOUS = "exclusive ou inclusive à la milliseconde"
          "206-short-token"],
 )  # fmt: skip
 def test_probe_names_the_france_travail_mode(ft, tmp_path, knobs, expected, said):
-    api = ft(offers=2500, **knobs)
+    # A stock as dense as the real one (an offer every few minutes): the calibration reads
+    # the zone from the gap between a bound and the newest offer before it.
+    api = ft(offers=2500, days=7, **knobs)
     code, out, err, profile = run_sonde(tmp_path, ft_env(api), "--source", "offres")
     assert code == 0, err
     measured = profile["francetravail"]["knobs"]
@@ -131,9 +133,11 @@ def test_probe_names_the_opendatasoft_grouped_limit(ods, tmp_path, knobs, expect
 def test_probe_reports_a_count_that_disagrees_with_its_export(ods, tmp_path):
     """The probe exports the smallest département: a reindex that counts one row more
     there (so that it stays the smallest) shows as counted = exported + 1."""
-    (rows, departement), (next_rows, _) = departement_counts(ods(rows=2000))[:2]
+    # Rows in every département, the smallest two rows below the next one (the seed)
+    located = {"rows": 2000, "null_location_share": 0.01, "seed": 20261136}
+    (rows, departement), (next_rows, _) = departement_counts(ods(**located))[:2]
     assert rows + 1 < next_rows  # the dataset is fixed: the drifted count stays the smallest
-    api = ods(rows=2000, count_drift=1, drift_departement=departement)
+    api = ods(**located, count_drift=1, drift_departement=departement)
     code, out, err, profile = run_sonde(tmp_path, {"CPF_API_URL": api.url}, "--source", "cpf")
     assert code == 0, err
     knobs = profile["opendatasoft"]["knobs"]
@@ -150,7 +154,7 @@ def test_profile_round_trip_through_the_emulator_command(ft, ods, tmp_path):
     from the profile; probe that one: the same knobs."""
     mode = {"bound_zone": "+02:00", "max_inclusive": False, "max_start": 1000,
             "rate_per_second": 4.0, "token_lifetime": 900}  # fmt: skip
-    api = ft(offers=2500, **mode)
+    api = ft(offers=2500, days=7, **mode)
     catalogue = ods(rows=2000, group_limit_strict=True)
     env = ft_env(api, CPF_API_URL=catalogue.url)
     code, _, err, first = run_sonde(tmp_path, env)

@@ -9,6 +9,14 @@ What it deliberately contains: one département (``heavy_departement``) above
 formations offered in several départements (same ``numero_formation``), HTML in
 the long texts, and hostile text (formula triggers, separators, quotes, CR/LF,
 entities, emoji, non-breaking spaces) in some names and texts.
+
+And rows as sparse as the real ones, at the rates measured on 200 real rows of the
+dataset's export (each a knob of :class:`CpfDatasetConfig`): the location null on
+78 % of RS rows and 15 % of RNCP rows (46 % in all), ``nom_of`` null on 9 %, the
+hours (``nombre_heures_total_min/max/mean``, and so ``nbaction_nbheures``) 0 on
+52 % (0 means "not given"), ``libelle_niveau_sortie_formation`` null on every RS
+row, ``points_forts`` HTML on two rows in three and plain text (lines starting
+with ``- `` on some) on the others.
 """
 
 from __future__ import annotations
@@ -229,12 +237,19 @@ def _text_pool(rng: random.Random, size: int) -> list[str]:
             items = rng.sample(_ITEMS, rng.randint(2, 6))
             intro = rng.choice(_PARAGRAPHS)
             pool.append(f"<p>{intro}</p><ul>" + "".join(f"<li>{x}</li>" for x in items) + "</ul>")
-        else:
+        elif i % 2:
             paras = rng.sample(_PARAGRAPHS, rng.randint(2, 5))
             pool.append("\n".join(paras).replace("%", "&#37;").replace("'", "&#039;"))
+        else:  # plain text as some organisations type it: "- " lines
+            paras = rng.sample(_PARAGRAPHS, rng.randint(2, 5))
+            pool.append("\n".join("- " + p for p in paras))
         sep = "\n" if kind == 2 else ""
         pool[-1] = sep.join([pool[-1]] * rng.randint(1, 3))
     return pool
+
+
+#: Rows of a located training, on average (the départements it is offered in).
+ROWS_PER_TRAINING = 1.9
 
 
 @dataclass
@@ -243,7 +258,13 @@ class CpfDatasetConfig:
     seed: int = 20261128
     heavy_departement: str = "75"
     heavy_share: float = 0.2
-    null_location_share: float = 0.01
+    #: Share of rows without location, for RS and RNCP rows; ``null_location_share``, when
+    #: given, is the share for both.
+    null_location_share: float | None = None
+    null_location_share_rs: float = 0.78
+    null_location_share_rncp: float = 0.15
+    null_nom_of_share: float = 0.09
+    zero_hours_share: float = 0.52
     snapshot_date: str = "2026-11-28"
     duplicate_rows: int = 0
     rows_without_id: int = 0
@@ -267,6 +288,8 @@ class CpfDataset:
         sirets = [f"{rng.randint(10**8, 10**9 - 1)}{rng.randint(0, 99999):05d}" for _ in range(400)]
         formation = 0
         rows = self.rows
+        # The sparseness of real rows comes from its own generator: the rest stays the same.
+        sparse = random.Random(f"{cfg.seed}/sparse")
         while len(rows) < cfg.rows:
             formation += 1
             hostile = cfg.hostile_every and formation % cfg.hostile_every == 0
@@ -286,6 +309,8 @@ class CpfDataset:
                 f"{subject} — certification {'RS' if rs else 'RNCP'}{code_rs if rs else code_rncp}"
             )
             nom_of = rng.choice(OF_NAMES) + ("" if rng.random() < 0.7 else f" {siret[-4:]}")
+            if sparse.random() < cfg.null_nom_of_share:
+                nom_of = None
             intitule = f"{subject} (session {formation % 97 + 1})"
             texts = [rng.choice(pools[k]) for k in ("pf", "obj", "cont", "res")]
             if hostile:
@@ -296,6 +321,11 @@ class CpfDataset:
             numero = f"{siret}_{formation:07d}-{'RS' + code_rs if rs else 'RNCP' + str(code_rncp)}"
             hours_min = rng.choice([7, 14, 21, 35, 70, 140, 400])
             hours_max = hours_min * rng.choice([1, 1, 2, 3])
+            hours_given = sparse.random() >= cfg.zero_hours_share
+            if cfg.null_location_share is not None:
+                null_share = cfg.null_location_share
+            else:
+                null_share = cfg.null_location_share_rs if rs else cfg.null_location_share_rncp
             price_min = round(rng.uniform(300, 6000), rng.choice([0, 1, 2]))
             price_max = round(price_min * rng.uniform(1.0, 2.5), 2)
             nsf_labels = dict(NSF + MORE_NSF)
@@ -303,12 +333,19 @@ class CpfDataset:
             n_deps = (
                 1 if spread < 0.7 else (rng.randint(2, 5) if spread < 0.95 else rng.randint(6, 12))
             )
+            # A training without a place is one row without département (distance learning);
+            # the others have a row per département. A located training having
+            # ROWS_PER_TRAINING rows on average, this share of placeless trainings gives
+            # ``null_share`` of the rows.
+            placeless = sparse.random() < null_share * ROWS_PER_TRAINING / (
+                1 - null_share + null_share * ROWS_PER_TRAINING
+            )
             used: set[str | None] = set()
-            for _ in range(n_deps):
+            for _ in range(1 if placeless else n_deps):
                 r = rng.random()
-                if r < cfg.null_location_share:
+                if placeless:
                     dep = None
-                elif r < cfg.null_location_share + cfg.heavy_share:
+                elif r < cfg.heavy_share:
                     dep = cfg.heavy_departement
                 else:
                     dep = rng.choices(deps, weights)[0]
@@ -317,6 +354,7 @@ class CpfDataset:
                 used.add(dep)
                 region = DEPARTEMENT_REGION[dep] if dep else None
                 nb_action = rng.randint(1, 6)
+                level = rng.choice(LEVELS)  # drawn for RS rows too: the rest stays the same
                 rows.append((
                     cfg.snapshot_date,
                     nom_of,
@@ -326,7 +364,7 @@ class CpfDataset:
                     code_rs if rs else "-1",
                     -1 if rs else code_rncp,
                     certification,
-                    rng.choice(LEVELS),
+                    None if rs else level,
                     formacode,
                     str(int(formacode) + 1) if rng.random() < 0.5 else None,
                     None, None, None,
@@ -346,15 +384,16 @@ class CpfDataset:
                     nb_action,
                     rng.randint(nb_action, nb_action * 3),
                     rng.randint(0, nb_action),
-                    hours_min,
-                    hours_max,
-                    round((hours_min + hours_max) / 2 + rng.choice([0, 0.5]), 1),
+                    hours_min if hours_given else 0,
+                    hours_max if hours_given else 0,
+                    round((hours_min + hours_max) / 2 + rng.choice([0, 0.5]), 1)
+                    if hours_given else 0.0,
                     float(price_min),
                     float(price_max),
                     round((price_min + price_max) / 2, 2),
                     dep,
                     region,
-                    nb_action * hours_max,
+                    nb_action * hours_max if hours_given else 0,
                     region,
                 ))  # fmt: skip
                 if len(rows) >= cfg.rows:

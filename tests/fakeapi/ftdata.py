@@ -10,9 +10,24 @@ region, nature code, experience bucket…), in :class:`Offer`.
 
 What it deliberately contains: one département (``heavy_departement``) holding
 far more than 3 150 offers, offers located only at region or country level,
-partner offers (origin 2), missing employer names and salaries, HTML entities
-in partner descriptions, hostile text (formula triggers, separators, CR/LF,
-emoji), and a burst of offers created in the very same second.
+partner offers (origin 2), missing employer names and salaries, hostile text
+(formula triggers, separators, CR/LF, emoji), and a burst of offers created in
+the very same second.
+
+And what real offers contain, at the rates measured on 1 133 offers recorded from
+the real search API (each a knob of :class:`FtDatasetConfig`, its default the real
+rate): partner offers with their own URL (81 %), the ROME appellation, the
+apprenticeship flag and the number of positions (all), the qualification (28 %),
+lists of skills (14 %), professional qualities (10 %), trainings (9 %), languages
+(4 %) and driving licences (3 %), the employer's description (57 %, HTML in some),
+an application URL (6 %) beside contacts that name a recruiter (personal data the
+client must drop), salaries given only as a comment (5.4 %) or with a comment or
+complements beside the label (11 %), places that are a region or "France" (14 %),
+a département code alone (1.4 %), latitude and longitude swapped (2.6 % of located
+offers); and dirt in the texts: Windows-1252 control characters (0.3 %), tags
+whose "<" was lost (2 %), double-encoded entities (0.1 %), ordinary entities
+(8.5 %), blank lines between paragraphs (41 %). What the emulator made of each
+offer is kept beside it (:attr:`Offer.dirt`, the true place), for the tests.
 
 Descriptions have the length of real ones (median about 2 500 characters, never
 more than the API's 5 000): French job-ad prose in sections (company, missions,
@@ -94,6 +109,105 @@ SALARIES = [
     "Annuel de 38000.0 Euros à 45000.0 Euros sur 12.0 mois", "Mensuel de 1710,00 Euros sur 12 mois",
     "Horaire de 12.0 Euros à 13.5 Euros sur 12.0 mois", "Annuel de 42000.0 Euros sur 13.0 mois",
 ]  # fmt: skip
+#: Salaries real offers give only as a comment (no libelle): readable ones and others.
+SALARY_COMMENTS = [
+    "Entre 12 et 14€ brut", "Rémunération : 26/27 K / an", "A négocier", "Selon profil",
+    "1800 € brut mensuel", "De 35 à 40 k€ annuels", "11,88 € de l'heure", "Selon expérience",
+    "2 100 euros bruts par mois", "SMIC + primes",
+]  # fmt: skip
+#: Comments and complements real offers give beside a salary libelle.
+SALARY_EXTRAS = ["Selon expérience", "Primes", "Participation/action", "Prime de panier",
+                 "Titres restaurant / Prime de panier", "13ème mois", "Mutuelle"]  # fmt: skip
+#: ROME skills (code, label), a few per job family (JOBS order).
+SKILLS = {
+    "M1805": [("124137", "Concevoir une application web"), ("120775", "Analyser les besoins du client"),
+              ("123813", "Rédiger des spécifications techniques"), ("108712", "Programmer en Python")],
+    "M1811": [("126543", "Concevoir un entrepôt de données"), ("120775", "Analyser les besoins du client"),
+              ("125221", "Exploiter des bases de données (SQL)"), ("108712", "Programmer en Python")],
+    "M1855": [("124137", "Concevoir une application web"), ("117280", "Intégrer une maquette (HTML, CSS)"),
+              ("120775", "Analyser les besoins du client")],
+    "J1501": [("122321", "Réaliser des soins d'hygiène et de confort"), ("104126", "Surveiller l'état de santé du patient"),
+              ("100224", "Accueillir une personne âgée")],
+    "D1106": [("101740", "Conseiller un client"), ("118416", "Tenir une caisse"), ("120543", "Mettre en rayon")],
+    "N1103": [("103138", "Préparer des commandes"), ("111520", "Conduire un chariot élévateur (CACES)"),
+              ("122640", "Contrôler une livraison")],
+    "K2204": [("117544", "Nettoyer des locaux"), ("123000", "Utiliser des produits d'entretien")],
+    "G1602": [("117865", "Préparer des plats"), ("122655", "Appliquer les règles d'hygiène (HACCP)")],
+    "M1607": [("123455", "Accueillir et orienter le public"), ("117912", "Utiliser un traitement de texte")],
+    "F1703": [("105632", "Monter des murs en maçonnerie"), ("112009", "Lire un plan")],
+    "M1203": [("124980", "Saisir des écritures comptables"), ("117209", "Établir des déclarations fiscales")],
+    "H2909": [("112009", "Lire un plan"), ("119330", "Monter des ensembles mécaniques")],
+}  # fmt: skip
+QUALITIES = [
+    ("Autonomie", "Capacité à prendre en charge son activité sans devoir être encadré de façon continue"),
+    ("Sens de l'organisation", "Capacité à planifier, à prioriser, à anticiper des actions en tenant compte des moyens"),
+    ("Travail en équipe", "Capacité à travailler avec d'autres personnes, à partager ses informations"),
+    ("Rigueur", "Capacité à respecter les règles, les procédures, les délais"),
+    ("Capacité d'adaptation", "Capacité à s'adapter à des situations variées et à s'ajuster aux changements"),
+    ("Réactivité", "Capacité à agir rapidement et de manière adaptée face à une situation imprévue"),
+]  # fmt: skip
+TRAINING_LEVELS = ["CAP, BEP et équivalents", "Bac ou équivalent", "Bac+2 ou équivalents",
+                   "Bac+3, Bac+4 ou équivalents", "Bac+5 et plus ou équivalents"]  # fmt: skip
+TRAINING_FIELDS = [("31026", "Data science"), ("31054", "Informatique"), ("32663", "Comptabilité"),
+                   ("43436", "Soins infirmiers"), ("31812", "Logistique"), ("22454", "Bâtiment")]  # fmt: skip
+LANGUAGES = ["Anglais", "Allemand", "Espagnol", "Italien", "Anglais Bon niveau"]
+LICENCES = ["B - Véhicule léger", "C - Poids lourd", "BE - Véhicule léger + remorque",
+            "CE - Poids lourd + remorque"]  # fmt: skip
+EMPLOYER_TEXTS = [
+    "Entreprise familiale de 45 salariés, implantée dans la région depuis 1987.",
+    "<p>Filiale d'un groupe national, nous accompagnons <strong>plus de 300 clients</strong>.</p><p>Rejoignez-nous !</p>",
+    "Acteur reconnu de son secteur, l'entreprise investit dans la formation de ses salariés.",
+    "<p>Association d'aide à domicile</p><ul><li>120 salariés</li><li>5 agences</li></ul>",
+]  # fmt: skip
+RECRUITERS = [
+    {"nom": "Mme Marie Dupont", "courriel": "marie.dupont@exemple-recrutement.fr",
+     "telephone": "06 12 34 56 78", "coordonnees1": "12 rue des Lilas", "coordonnees2": "33600 PESSAC"},
+    {"nom": "M. Jean Martin - Responsable RH", "telephone": "05 56 00 00 00"},
+    {"nom": "CABINET EXEMPLE RH", "courriel": "candidatures@cabinet-exemple.fr"},
+]  # fmt: skip
+#: Sentences whose apostrophe and œ come as Windows-1252 control characters (U+0092, U+009C),
+#: with the text a reader expects.
+C1_SENTENCES = [
+    ("Vous évoluerez dans un contexte tourné vers l\u0092international.",
+     "Vous évoluerez dans un contexte tourné vers l’international."),
+    ("Vous participerez à la mise en \u009cuvre des procédures d\u0092utilisation\u0085",
+     "Vous participerez à la mise en œuvre des procédures d’utilisation…"),
+]  # fmt: skip
+#: Tag fragments whose "<" was lost, glued to the next section: "procéduresp>Pré-requis".
+FRAGMENTS = ["p>", "br />", "/p>", "br>"]
+DOUBLE_ENTITY = ("Vous serez rattach&amp;eacute;(e) au responsable d&amp;#039;équipe.",
+                 "Vous serez rattaché(e) au responsable d'équipe.")  # fmt: skip
+#: A point inside each département (the centroid of its largest land outline, from IGN's
+#: Admin Express COG 2018 outlines simplified by the france-geojson project, Licence
+#: Ouverte): communes are placed within a few kilometres of it.
+DEPARTEMENT_CENTRES: dict[str, tuple[float, float]] = {
+    "01": (46.1, 5.349), "02": (49.561, 3.559), "03": (46.394, 3.188), "04": (44.106, 6.245),
+    "05": (44.664, 6.265), "06": (43.938, 7.116), "07": (44.753, 4.426), "08": (49.616, 4.641),
+    "09": (42.921, 1.504), "10": (48.305, 4.161), "11": (43.103, 2.414), "12": (44.281, 2.679),
+    "13": (43.543, 5.086), "14": (49.1, -0.362), "15": (45.051, 2.669), "16": (45.719, 0.203),
+    "17": (45.766, -0.654), "18": (47.066, 2.491), "19": (45.357, 1.878), "2A": (41.864, 8.987),
+    "2B": (42.395, 9.206), "21": (47.426, 4.773), "22": (48.44, -2.865), "23": (46.091, 2.018),
+    "24": (45.105, 0.741), "25": (47.166, 6.363), "26": (44.679, 5.164), "27": (49.114, 0.996),
+    "28": (48.388, 1.37), "29": (48.261, -4.057), "30": (43.994, 4.18), "31": (43.359, 1.175),
+    "32": (43.693, 0.453), "33": (44.839, -0.583), "34": (43.579, 3.369), "35": (48.151, -1.634),
+    "36": (46.778, 1.576), "37": (47.258, 0.691), "38": (45.264, 5.574), "39": (46.729, 5.697),
+    "40": (43.966, -0.784), "41": (47.617, 1.428), "42": (45.728, 4.165), "43": (45.128, 3.806),
+    "44": (47.363, -1.679), "45": (47.912, 2.344), "46": (44.625, 1.606), "47": (44.368, 0.461),
+    "48": (44.517, 3.5), "49": (47.39, -0.559), "50": (49.081, -1.329), "51": (48.95, 4.239),
+    "52": (48.11, 5.226), "53": (48.147, -0.657), "54": (48.788, 6.162), "55": (48.991, 5.381),
+    "56": (47.855, -2.804), "57": (49.038, 6.661), "58": (47.116, 3.504), "59": (50.449, 3.216),
+    "60": (49.41, 2.425), "61": (48.623, 0.128), "62": (50.493, 2.289), "63": (45.726, 3.14),
+    "64": (43.257, -0.758), "65": (43.051, 0.166), "66": (42.599, 2.521), "67": (48.671, 7.552),
+    "68": (47.859, 7.274), "69": (45.871, 4.641), "70": (47.641, 6.087), "71": (46.645, 4.543),
+    "72": (47.995, 0.223), "73": (45.478, 6.443), "74": (46.035, 6.428), "75": (48.857, 2.343),
+    "76": (49.655, 1.027), "77": (48.627, 2.934), "78": (48.815, 1.841), "79": (46.557, -0.318),
+    "80": (49.958, 2.276), "81": (43.786, 2.166), "82": (44.086, 1.282), "83": (43.444, 6.244),
+    "84": (43.994, 5.185), "85": (46.673, -1.288), "86": (46.565, 0.459), "87": (45.892, 1.235),
+    "88": (48.196, 6.38), "89": (47.841, 3.563), "90": (47.632, 6.929), "91": (48.523, 2.243),
+    "92": (48.848, 2.246), "93": (48.918, 2.478), "94": (48.777, 2.469), "95": (49.083, 2.131),
+    "971": (16.159, -61.68), "972": (14.653, -61.019), "973": (3.923, -53.235),
+    "974": (-21.133, 55.533), "976": (-12.823, 45.144),
+}  # fmt: skip
 _CONSONANTS = "BCDFGHJKLMNPQRSTVWXZ"
 
 # --- description prose. Each section: (heading, sentences, list items?, share of the length).
@@ -247,11 +361,32 @@ class FtDatasetConfig:
     seed: int = 20261129
     heavy_departement: str = "75"
     heavy_share: float = 0.2
-    no_departement_share: float = 0.08  # located at region or country level only
-    partner_share: float = 0.3
+    no_departement_share: float = 0.14  # located at region or country level only
+    partner_share: float = 0.81
     same_second_burst: int = 40  # offers created in one same second
     days: int = 60  # dateCreation spread over the last N days
     hostile_every: int = 53
+    # What real offers carry, at the rates measured on recorded offers (see the module doc).
+    appellation_share: float = 0.98
+    qualification_share: float = 0.28
+    skills_share: float = 0.14
+    qualities_share: float = 0.10
+    trainings_share: float = 0.09
+    languages_share: float = 0.04
+    licences_share: float = 0.03
+    employer_text_share: float = 0.57
+    apply_url_share: float = 0.06
+    recruiter_share: float = 0.25  # a contact naming a recruiter: personal data
+    salary_share: float = 0.46  # a salary libelle
+    salary_comment_only_share: float = 0.054
+    salary_extras_share: float = 0.11  # a comment or complements beside the libelle
+    departement_only_label_share: float = 0.017  # of located offers (1.4 % of all): "69" alone
+    swapped_share: float = 0.026  # of located offers
+    c1_share: float = 0.003
+    fragment_share: float = 0.02
+    double_entity_share: float = 0.001
+    entity_share: float = 0.085
+    blank_lines_share: float = 0.41
     # The dataset's clock, yyyy-MM-ddTHH:mm:ssZ (UTC): offers are created in the `days` before
     # it. Empty = the current time. Fixing it pins dates to known seasons (summer/winter time).
     now: str = ""
@@ -273,15 +408,16 @@ class Offer:
     lat: float | None = None
     lon: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The realism patterns put in this offer ("swapped", "c1", "fragment", "entity"…).
+    dirt: set[str] = field(default_factory=set)
 
 
 def communes(rng: random.Random) -> list[dict[str, Any]]:
     """A small commune referential: a few communes per département, Paris arrondissements."""
     out = []
     for dep in DEPARTEMENT_NAMES:
-        lat0, lon0 = rng.uniform(42.5, 50.5), rng.uniform(-4.0, 7.5)
-        if dep.startswith("97"):
-            lat0, lon0 = rng.uniform(-21.0, 16.5), rng.uniform(-61.8, 55.7)
+        lat0, lon0 = DEPARTEMENT_CENTRES[dep]
+        spread = 0.02 if dep in ("75", "92", "93", "94") else 0.05  # Paris is small
         codes = (
             [f"751{n:02d}" for n in range(1, 21)]
             if dep == "75"
@@ -297,8 +433,8 @@ def communes(rng: random.Random) -> list[dict[str, Any]]:
                 else (("20" if dep in ("2A", "2B") else dep) + f"{100 * (i + 1):03d}")[:5]
             )
             out.append({"code": code, "libelle": name, "codePostal": postcode, "codeDepartement": dep,
-                        "lat": round(lat0 + rng.uniform(-0.3, 0.3), 6),
-                        "lon": round(lon0 + rng.uniform(-0.3, 0.3), 6)})  # fmt: skip
+                        "lat": round(lat0 + rng.uniform(-spread, spread), 6),
+                        "lon": round(lon0 + rng.uniform(-spread, spread), 6)})  # fmt: skip
     return out
 
 
@@ -336,6 +472,9 @@ class FtDataset:
         # Descriptions draw from their own generator (seeded from the dataset seed), so that
         # their length leaves every other field of every offer as the main generator makes it.
         self.text_rng = random.Random(f"{config.seed}/descriptions")
+        # And what real offers carry beyond (lists, dirt…) from a third: knobs at 0 leave
+        # every other field as the main generator makes it.
+        self.real_rng = random.Random(f"{config.seed}/real")
         self.sections = description_sections(self.text_rng)
         self.communes = communes(self.rng)
         self.communes_by_dep: dict[str, list[dict]] = {}
@@ -363,7 +502,7 @@ class FtDataset:
                 return candidate
 
     def make_offer(self, n: int, created: datetime | None = None) -> Offer:
-        cfg, rng = self.config, self.rng
+        cfg, rng, real = self.config, self.rng, self.real_rng
         partner = rng.random() < cfg.partner_share
         offer_id = self.new_id(partner)
         rome, rome_label, app_code, app_label, title, keywords, naf, sector = rng.choice(JOBS)
@@ -372,11 +511,12 @@ class FtDataset:
         updated = created + timedelta(seconds=rng.choice([0, 0, rng.uniform(0, 5 * 86400)]))
         updated = min(updated, max(self.now, created))
         hostile = cfg.hostile_every and n % cfg.hostile_every == 0
+        dirt: set[str] = set()
         r = rng.random()
         departement = region = commune = None
         lat = lon = None
         if r < cfg.no_departement_share:
-            if rng.random() < 0.25:
+            if rng.random() < 0.5:
                 region = rng.choice(list(REGIONS))
                 lieu: dict[str, Any] = {"libelle": REGIONS[region][0]}
             else:
@@ -394,8 +534,15 @@ class FtDataset:
             else:
                 place = rng.choice(self.communes_by_dep[departement])
                 commune, lat, lon = place["code"], place["lat"], place["lon"]
-                lieu = {"libelle": f"{departement} - {place['libelle']}", "latitude": lat,
-                        "longitude": lon, "codePostal": place["codePostal"], "commune": commune}  # fmt: skip
+                label = f"{departement} - {place['libelle']}"
+                if real.random() < cfg.departement_only_label_share:
+                    label = departement  # "69" alone, the commune's code beside it
+                    dirt.add("departement_only")
+                lieu = {"libelle": label, "latitude": lat, "longitude": lon,
+                        "codePostal": place["codePostal"], "commune": commune}  # fmt: skip
+                if real.random() < cfg.swapped_share:
+                    lieu["latitude"], lieu["longitude"] = lon, lat
+                    dirt.add("swapped")
         type_contrat = rng.choices(list(TYPES_CONTRATS), [40, 30, 15, 5, 1, 2, 3, 1, 3])[0]
         nature = rng.choices(["E1", "E2", "FS", "NS", "I1", "CU"], [80, 8, 5, 3, 2, 2])[0]
         experience_code = rng.choice(["D", "S", "E"])
@@ -404,7 +551,7 @@ class FtDataset:
         data: dict[str, Any] = {
             "id": offer_id,
             "intitule": title,
-            "description": self.description(title, partner),
+            "description": self.description(title, self.text_dirt(dirt)),
             "dateCreation": iso_ms(created),
             "dateActualisation": iso_ms(updated),
             "lieuTravail": lieu,
@@ -437,14 +584,21 @@ class FtDataset:
             },
             "offresManqueCandidats": rng.random() < 0.1,
         }
+        if real.random() >= cfg.appellation_share:
+            del data["appellationlibelle"]
         if rng.random() < 0.56:
             data["entreprise"]["nom"] = rng.choice(COMPANIES)
-        if rng.random() < 0.46:
+        if rng.random() < cfg.salary_share:
             data["salaire"] = {"libelle": rng.choice(SALARIES)}
-            if rng.random() < 0.3:
-                data["salaire"]["complement1"] = "Titres restaurant / Prime de panier"
+            if rng.random() < cfg.salary_extras_share / cfg.salary_share:
+                keys = ("commentaire", "complement1", "complement2")[: real.randint(1, 3)]
+                extras = real.sample(SALARY_EXTRAS, len(keys))
+                data["salaire"].update(zip(keys, extras, strict=True))
+        elif real.random() < cfg.salary_comment_only_share / max(1e-9, 1 - cfg.salary_share):
+            data["salaire"] = {"commentaire": real.choice(SALARY_COMMENTS)}
+            dirt.add("salary_comment_only")
         qualification = None
-        if rng.random() < 0.4:
+        if rng.random() < cfg.qualification_share:
             code = rng.choice(list(QUALIFICATIONS))
             data["qualificationCode"] = code
             data["qualificationLibelle"] = QUALIFICATIONS[code]
@@ -460,20 +614,77 @@ class FtDataset:
                 "url": f"https://www.{name.lower()}.example/offre/{offer_id}?utm_source=pole-emploi",
                 "logo": f"https://www.francetravail.fr/logos/img/partenaires/{name.lower()}80.png",
             }]  # fmt: skip
+        self.add_lists(data, rome)
+        if real.random() < cfg.employer_text_share:
+            data["entreprise"]["description"] = real.choice(EMPLOYER_TEXTS)
+        if real.random() < cfg.recruiter_share:
+            data["contact"].update(real.choice(RECRUITERS))
+        if real.random() < cfg.apply_url_share:
+            data["contact"]["urlPostulation"] = f"https://recrutement.example/postuler/{offer_id}"
         if hostile:
             pick = n // cfg.hostile_every
             data["intitule"] = HOSTILE[pick % len(HOSTILE)] + " " + title
             data["entreprise"]["nom"] = HOSTILE[(pick + 3) % len(HOSTILE)]
         return Offer(data, created, departement, region, nature, experience, qualification,
                      f"{title} {rome_label} {app_label} {keywords}".lower(), commune, lat, lon,
-                     {"app": app_code})  # fmt: skip
+                     {"app": app_code}, dirt)  # fmt: skip
 
-    def description(self, title: str, partner: bool) -> str:
-        """Job-ad prose of a realistic length (see DESCRIPTION_SECTIONS).
+    def add_lists(self, data: dict[str, Any], rome: str) -> None:
+        """The lists real offers carry (skills, qualities, trainings, languages, licences)."""
+        cfg, real = self.config, self.real_rng
 
-        Partner offers carry HTML entities as partners send them: ``'`` as ``&#039;`` and a
-        closing ``&amp;``. The text never exceeds the API's 5 000 characters, and is cut at a
-        line break when needed so that no entity is cut in half.
+        def exigence() -> str:
+            return real.choice("ES")
+
+        if real.random() < cfg.skills_share:
+            data["competences"] = [
+                {"code": code, "libelle": label, "exigence": exigence()}
+                for code, label in real.sample(SKILLS[rome], real.randint(1, len(SKILLS[rome])))
+            ]
+        if real.random() < cfg.qualities_share:
+            data["qualitesProfessionnelles"] = [
+                {"libelle": label, "description": text}
+                for label, text in real.sample(QUALITIES, real.randint(1, 3))
+            ]
+        if real.random() < cfg.trainings_share:
+            training: dict[str, Any] = {"niveauLibelle": real.choice(TRAINING_LEVELS),
+                                        "exigence": exigence()}  # fmt: skip
+            if real.random() < 0.8:
+                code, label = real.choice(TRAINING_FIELDS)
+                training.update(codeFormation=code, domaineLibelle=label)
+            if real.random() < 0.3:
+                training["commentaire"] = "ou expérience équivalente"
+            data["formations"] = [training]
+        if real.random() < cfg.languages_share:
+            data["langues"] = [{"libelle": real.choice(LANGUAGES), "exigence": exigence()}]
+        if real.random() < cfg.licences_share:
+            data["permis"] = [{"libelle": real.choice(LICENCES), "exigence": exigence()}]
+
+    def text_dirt(self, dirt: set[str]) -> set[str]:
+        """Which of the texts' dirt patterns this offer's description gets (added to ``dirt``)."""
+        cfg, real = self.config, self.real_rng
+        shares = {
+            "c1": cfg.c1_share,
+            "fragment": cfg.fragment_share,
+            "double_entity": cfg.double_entity_share,
+            "entity": cfg.entity_share,
+            "blank_lines": cfg.blank_lines_share,
+        }
+        picked = {name for name, share in shares.items() if real.random() < share}
+        dirt |= picked
+        return picked
+
+    def description(self, title: str, dirt: set[str]) -> str:
+        """Job-ad prose of a realistic length (see DESCRIPTION_SECTIONS), with the dirt
+        patterns of real offers named in ``dirt``:
+
+        ``entity``: apostrophes as ``&#039;`` and a closing ``&amp;``, as some partners
+        send them; ``c1``, ``double_entity``: a sentence with Windows-1252 control
+        characters, or double-encoded entities; ``fragment``: the first two paragraphs
+        glued by a tag whose ``<`` was lost; ``blank_lines``: a blank line between
+        paragraphs (else one line break). The text never exceeds the API's 5 000
+        characters, and is cut at a line break when needed so that no entity is cut in
+        half.
         """
         rng, text_rng = self.rng, self.text_rng
         # Two draws of the main generator, as ever, so that the rest of the dataset is unchanged.
@@ -511,9 +722,16 @@ class FtDataset:
             else:
                 body = " ".join(run)
             parts.append(f"{heading}\n{body}")
-        text = "\n\n".join(parts)
+        if "c1" in dirt:
+            parts.insert(1, self.real_rng.choice(C1_SENTENCES)[0])
+        if "double_entity" in dirt:
+            parts.insert(1, DOUBLE_ENTITY[0])
+        if "fragment" in dirt and len(parts) > 1:
+            # "…(H/F)p>Qui sommes-nous ?": glued to the word before, the "<" lost upstream
+            parts[:2] = [parts[0].rstrip(".") + self.real_rng.choice(FRAGMENTS) + parts[1]]
+        text = ("\n\n" if "blank_lines" in dirt else "\n").join(parts)
         suffix = ""
-        if partner:
+        if "entity" in dirt:
             text, suffix = text.replace("'", "&#039;"), PARTNER_SUFFIX
         room = DESCRIPTION_MAX - len(suffix)
         if len(text) > room:
