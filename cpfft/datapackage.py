@@ -52,8 +52,16 @@ TABLE_SCHEMA_TYPES = {
     "datetime": "datetime",
     "records": "string",  # one readable cell (CSV, xlsx); LIST_FORMATS hold arrays
 }
-#: Formats whose files hold a list field as a real list (of objects), not as one cell.
-LIST_FORMATS = frozenset({"parquet", "json", "jsonl", "jsonlines"})
+#: Formats whose files hold a list field as a real list (of objects), not as one cell,
+#: and the Table Schema type such a column gets. JSON's lists are "array"s. Parquet's are
+#: typed by the file's own schema (list of structs); its column is "any", because
+#: Frictionless reads them as arrays of another kind that its "array" type refuses.
+LIST_FORMATS: dict[str, str] = {
+    "parquet": "any",
+    "json": "array",
+    "jsonl": "array",
+    "jsonlines": "array",
+}
 #: Declared field type → how the README's dictionary names it.
 FRENCH_TYPES = {
     "text": "texte",
@@ -113,10 +121,11 @@ def _utc(moment: datetime) -> str:
 
 
 def table_schema(
-    item_class: type, headers: Mapping[str, str] | None = None, lists: bool = False
+    item_class: type, headers: Mapping[str, str] | None = None, lists: str | None = None
 ) -> dict[str, Any]:
     """The Table Schema of an output: one field per column, named as in the file.
-    ``lists``: the file holds list fields as arrays (Parquet, JSON), not as one cell."""
+    ``lists``: the type of list fields when the file holds them as lists (Parquet,
+    JSON), not as one cell (see LIST_FORMATS)."""
     types = field_types(item_class)
     descriptions = field_descriptions(item_class)
     schema_fields = []
@@ -124,7 +133,7 @@ def table_schema(
         shown = (headers or {}).get(name, name)
         entry: dict[str, Any] = {
             "name": shown,
-            "type": "array" if lists and type_ == "records" else TABLE_SCHEMA_TYPES[type_],
+            "type": lists if lists and type_ == "records" else TABLE_SCHEMA_TYPES[type_],
             "description": descriptions[name],
         }
         if shown != name:
@@ -169,7 +178,7 @@ def resource(
         }
     elif output.format in ("json", "jsonl", "jsonlines"):
         entry["encoding"] = output.encoding
-    entry["schema"] = table_schema(item_class, shown, lists=output.format in LIST_FORMATS)
+    entry["schema"] = table_schema(item_class, shown, lists=LIST_FORMATS.get(output.format))
     return entry
 
 

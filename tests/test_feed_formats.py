@@ -14,8 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from cpfft.exporters import neutralise_formula
-from cpfft.items import FORMATION_FIELDS, OFFRE_HEADERS
+from cpfft.items import (
+    FORMATION_FIELDS,
+    OFFRE_HEADERS,
+    Formation,
+    Offre,
+    Records,
+    field_records,
+)
 from tests.support.crawling import BOM, ft_env
 from tests.support.feeds import as_csv_cell, csv_dicts, scrapy_crawl
 
@@ -28,7 +34,16 @@ def no_bom(path: Path) -> bytes:
     return data
 
 
-def parse_all(cwd: Path, headers: list[str], names: list[str]) -> dict[str, list[dict]]:
+def xml_value(element: ET.Element | None, spec: Records | None):
+    """An XML cell's value: its text, or for a list field one record per ``<value>``."""
+    if spec is None:
+        return None if element is None else element.text or ""
+    if element is None or not len(element):
+        return None
+    return [{name: value.findtext(name) for name in spec.names} for value in element]
+
+
+def parse_all(cwd: Path, headers: list[str], names: list[str], specs) -> dict[str, list[dict]]:
     """Each output parsed back, as rows keyed by the CSV headers."""
     parsed = {
         "json": json.loads(no_bom(cwd / "out.json")),
@@ -37,7 +52,8 @@ def parse_all(cwd: Path, headers: list[str], names: list[str]) -> dict[str, list
     root = ET.fromstring(no_bom(cwd / "out.xml"))  # noqa: S314 - our own output
     assert root.tag == "items"
     parsed["xml"] = [
-        {h: item.findtext(n) for h, n in zip(headers, names, strict=True)} for item in root
+        {h: xml_value(item.find(n), specs.get(n)) for h, n in zip(headers, names, strict=True)}
+        for item in root
     ]
     for item in root:
         assert [child.tag for child in item] == names
@@ -57,17 +73,19 @@ FORMATS = ("-O", "out.csv", "-O", "out.json", "-O", "out.jsonl", "-O", "out.xml"
            "-O", "out.pickle", "-O", "out.marshal")  # fmt: skip
 
 
-def check_same_rows(cwd: Path, headers: list[str], names: list[str], key: tuple[str, ...]) -> int:
+def check_same_rows(cwd: Path, item_class: type, headers: list[str], names: list[str],
+                    key: tuple[str, ...]) -> int:  # fmt: skip
+    """Every format holds the CSV's rows, cell for cell (XML as text, without the
+    formula guard; a list field as its records, the same in every format)."""
+    specs = field_records(item_class)
+    by_header = {h: specs.get(n) for h, n in zip(headers, names, strict=True)}
     rows = {tuple(r[k] for k in key): r for r in csv_dicts(cwd / "out.csv")}
-    for fmt, parsed in parse_all(cwd, headers, names).items():
+    for fmt, parsed in parse_all(cwd, headers, names, specs).items():
         assert len(parsed) == len(rows), fmt
         for row in parsed:
             assert list(row) == headers, fmt
             written = rows[tuple(as_csv_cell(row[k]) for k in key)]
-            if fmt == "xml":  # text only: the CSV's text, without the formula guard
-                assert {h: neutralise_formula(v) for h, v in row.items()} == written, fmt
-            else:
-                assert {h: as_csv_cell(v) for h, v in row.items()} == written, fmt
+            assert {h: as_csv_cell(v, by_header[h]) for h, v in row.items()} == written, fmt
     return len(rows)
 
 
@@ -76,10 +94,13 @@ def test_cpf_json_jsonl_xml_pickle_marshal_hold_the_csv_rows(ods, tmp_path):
     run = scrapy_crawl(tmp_path, "cpf", *FORMATS, env={"CPF_API_URL": api.url})
     assert run.returncode == 0, run.log
     key = ("numero_formation", "code_departement")
-    assert check_same_rows(tmp_path, FORMATION_FIELDS, FORMATION_FIELDS, key) == 400
-    first = json.loads((tmp_path / "out.json").read_text("utf-8"))[0]
-    assert isinstance(first["nb_action"], int)
-    assert isinstance(first["code_departement"], str)
+    assert check_same_rows(tmp_path, Formation, FORMATION_FIELDS, FORMATION_FIELDS, key) == 400
+    rows = json.loads((tmp_path / "out.json").read_text("utf-8"))
+    # Typed values (a sparse row leaves some empty: null, never "").
+    assert {type(r["nb_action"]) for r in rows} <= {int, type(None)}
+    assert any(isinstance(r["nb_action"], int) for r in rows)
+    assert {type(r["code_departement"]) for r in rows} <= {str, type(None)}
+    assert any(isinstance(r["code_departement"], str) for r in rows)
 
 
 def test_offres_json_jsonl_xml_pickle_marshal_hold_the_csv_rows(ft, tmp_path):
@@ -87,7 +108,13 @@ def test_offres_json_jsonl_xml_pickle_marshal_hold_the_csv_rows(ft, tmp_path):
     run = scrapy_crawl(tmp_path, "offres", *FORMATS, env=ft_env(api))
     assert run.returncode == 0, run.log
     headers, names = list(OFFRE_HEADERS.values()), list(OFFRE_HEADERS)
-    assert check_same_rows(tmp_path, headers, names, ("id",)) == 400
+    assert check_same_rows(tmp_path, Offre, headers, names, ("id",)) == 400
+    rows = json.loads((tmp_path / "out.json").read_text("utf-8"))
+    # Booleans and lists of records stay typed outside the CSV.
+    assert {type(r["alternance"]) for r in rows} == {bool}
+    skills = [r["competences"] for r in rows if r["competences"]]
+    assert skills
+    assert all(isinstance(s, list) and isinstance(s[0], dict) for s in skills)
 
 
 def test_zero_rows_give_valid_empty_documents(ods, tmp_path):

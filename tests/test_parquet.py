@@ -15,8 +15,16 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from cpfft.exporters import format_float, neutralise_formula
-from cpfft.items import FORMATION_FIELDS, OFFRE_HEADERS, Formation, Offre, field_types
+from cpfft.items import (
+    FORMATION_FIELDS,
+    OFFRE_HEADERS,
+    Formation,
+    Offre,
+    field_records,
+    field_types,
+)
 from cpfft.parquet import UNFIT_CELLS, ParquetExporter
+from cpfft.records import render_cell
 from cpfft.run.state import INCOMPLETE, PROBLEMS
 from tests.support.crawling import ft_env
 from tests.support.feeds import csv_dicts, exported, scrapy_crawl
@@ -28,6 +36,7 @@ ARROW = {
     "float": pa.float64(),
     "date": pa.date32(),
     "datetime": pa.timestamp("ms", tz="UTC"),
+    "bool": pa.bool_(),
 }
 OFFRE_FIELDS = list(OFFRE_HEADERS)
 
@@ -144,10 +153,29 @@ def test_non_finite_amounts_are_nulls_as_in_the_csv():
 # ------------------------------------------------------------------ crawls
 
 
-def csv_cell(value, type_):
+def arrow_type(item_class, name, type_):
+    """The Parquet type of a field: a list field is a list of structs of its parts (text)."""
+    spec = field_records(item_class).get(name)
+    if spec is None:
+        return ARROW[type_]
+    return pa.list_(pa.struct([pa.field(part, pa.string()) for part in spec.names]))
+
+
+def duckdb_type(item_class, name, type_):
+    spec = field_records(item_class).get(name)
+    if spec is None:
+        return DUCKDB[type_]
+    return "STRUCT(" + ", ".join(f"{part} VARCHAR" for part in spec.names) + ")[]"
+
+
+def csv_cell(value, type_, spec=None):
     """What the CSV of the same crawl holds for a value read back from Parquet/DuckDB."""
     if value is None:
         return ""
+    if type_ == "records":
+        return neutralise_formula(render_cell(spec, value))
+    if type_ == "bool":
+        return "true" if value else "false"
     if type_ == "date":
         return value.isoformat()
     if type_ == "datetime" and isinstance(value, str):
@@ -163,12 +191,14 @@ def csv_cell(value, type_):
     return neutralise_formula(value)
 
 
-def assert_same_as_csv(rows, csv_rows, names, headers, types):
+def assert_same_as_csv(rows, csv_rows, names, headers, types, specs=None):
+    specs = specs or {}
     assert len(rows) == len(csv_rows)
     for row, written in zip(rows, csv_rows, strict=True):
         assert list(row) == names
         for name, header in zip(names, headers, strict=True):
-            assert csv_cell(row[name], types[name]) == written[header], (name, row[name])
+            cell = csv_cell(row[name], types[name], specs.get(name))
+            assert cell == written[header], (name, row[name])
 
 
 def read_with_duckdb(path: Path, types: dict[str, str]) -> list[dict]:
@@ -193,7 +223,7 @@ def duckdb_types(path: Path) -> dict[str, str]:
 
 
 DUCKDB = {"text": "VARCHAR", "code": "VARCHAR", "int": "BIGINT", "float": "DOUBLE",
-          "date": "DATE", "datetime": "TIMESTAMP WITH TIME ZONE"}  # fmt: skip
+          "date": "DATE", "datetime": "TIMESTAMP WITH TIME ZONE", "bool": "BOOLEAN"}  # fmt: skip
 
 
 @pytest.mark.crawl
@@ -234,12 +264,20 @@ def test_offres_parquet_holds_the_csv_rows(ft, tmp_path):
     table = pq.read_table(path)
     assert table.schema.names == OFFRE_FIELDS
     for name, type_ in types.items():
-        assert table.schema.field(name).type == ARROW[type_], name
-    assert duckdb_types(path) == {name: DUCKDB[t] for name, t in types.items()}
+        assert table.schema.field(name).type == arrow_type(Offre, name, type_), name
+    assert duckdb_types(path) == {n: duckdb_type(Offre, n, t) for n, t in types.items()}
     headers = list(OFFRE_HEADERS.values())
+    specs = field_records(Offre)
     for rows in (table.to_pylist(), read_with_duckdb(path, types)):
-        assert_same_as_csv(rows, written, OFFRE_FIELDS, headers, types)
+        assert_same_as_csv(rows, written, OFFRE_FIELDS, headers, types, specs)
     assert len(written) == 400
+    rows = table.to_pylist()
+    # Real lists of structs: "top skills" is an unnest away, no cell to split.
+    skills = [s for r in rows for s in r["competences"] or []]
+    assert skills
+    assert all(set(s) == {"code", "libelle", "exigence"} for s in skills)
+    assert {s["exigence"] for s in skills} <= {"E", "S", None}
+    assert {r["alternance"] for r in rows} == {True, False}
 
 
 @pytest.mark.crawl

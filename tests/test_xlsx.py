@@ -120,6 +120,29 @@ def test_offer_instants_are_utc_dates_under_the_french_headers():
     assert row["latitude"] == 45.2
 
 
+def test_offer_flags_are_booleans_and_lists_one_readable_cell():
+    offer = Offre(
+        id="201ABCD",
+        alternance=True,
+        competences=[
+            {"libelle": "Souder à l'arc", "code": "125731", "exigence": "E"},
+            {"libelle": "Lire un plan", "code": None, "exigence": None},
+        ],
+        permis=[{"libelle": "B - Véhicule léger", "exigence": "S"}],
+    )
+    ws = sheet(export([offer, Offre(id="2", alternance=False)], fields=OFFRE_HEADERS,
+                      item_class=Offre))  # fmt: skip
+    headers = list(OFFRE_HEADERS.values())
+    first, second = row_of(ws, 2, headers), row_of(ws, 3, headers)
+    assert first["alternance"] is True
+    assert second["alternance"] is False
+    assert first["competences"] == (
+        "Souder à l'arc · 125731 (exigée) ; Lire un plan (non précisée)"
+    )
+    assert first["permis"] == "B - Véhicule léger (souhaité)"
+    assert second["competences"] is None
+
+
 def test_a_date_that_does_not_parse_stays_text():
     ws = sheet(export([Formation(date_extract="bientôt", numero_formation="1")]))
     assert ws["A2"].value == "bientôt"
@@ -157,10 +180,12 @@ def test_a_huge_sheet_gets_a_zip64_container(monkeypatch):
 
 def test_every_declared_type_is_one_the_exporter_writes():
     for item_class in (Formation, Offre):
-        assert set(field_types(item_class).values()) <= {"text", "code", "int", "float",
-                                                         "date", "datetime"}  # fmt: skip
+        assert set(field_types(item_class).values()) <= {"text", "code", "int", "float", "bool",
+                                                         "date", "datetime", "records"}  # fmt: skip
     assert field_types(Formation)["siret"] == "code"
     assert field_types(Offre)["date_publication"] == "datetime"
+    assert field_types(Offre)["alternance"] == "bool"
+    assert field_types(Offre)["competences"] == "records"
 
 
 # ------------------------------------------------------------------ crawls

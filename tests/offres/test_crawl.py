@@ -109,8 +109,14 @@ def test_columns_and_cells(ft, crawl):
             "Partenaire" if offer.data["origineOffre"]["origine"] == "2" else "France Travail"
         )
         assert row["departement"] == (offer.departement or "")
-        if "latitude" in offer.data["lieuTravail"]:
-            assert float(row["latitude"]) == offer.data["lieuTravail"]["latitude"]
+        # The true position, also where the emulator served latitude and longitude swapped.
+        assert row["latitude"] == ("" if offer.lat is None else str(offer.lat))
+        assert row["longitude"] == ("" if offer.lon is None else str(offer.lon))
+        assert row["alternance"] == str(offer.data["alternance"]).lower()
+        assert row["nombre_postes"] == str(offer.data["nombrePostes"])
+        assert row["appellation"] == offer.data.get("appellationlibelle", "")
+        partners = offer.data["origineOffre"].get("partenaires") or [{}]
+        assert row["url_partenaire"] == partners[0].get("url", "")
     assert any(r["Intitulé"].startswith("'=HYPERLINK") for r in by_id.values())
     assert any(r["Entreprise"] == "" for r in by_id.values())
 

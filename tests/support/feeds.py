@@ -8,14 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpfft.exporters import format_float, neutralise_formula
+from cpfft.items import Records
+from cpfft.records import render_cell
 from tests.support.crawling import BOM, clean_env, scrapy_command
 
 
-def as_csv_cell(value: object) -> str:
+def as_csv_cell(value: object, spec: Records | None = None) -> str:
     """What the CSV holds for a (cleaned) value: floats as the exporter writes them,
-    formula-like text guarded, None empty."""
+    booleans as ``true``/``false``, a list field's records as one readable cell
+    (``spec`` says what they hold), formula-like text guarded, None empty."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list) and spec is not None:
+        return neutralise_formula(render_cell(spec, value) or "")
     if isinstance(value, float):
         return format_float(value)
     if isinstance(value, str):
