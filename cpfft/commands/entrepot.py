@@ -160,10 +160,17 @@ def report(summary: LoadSummary) -> list[str]:
             f"du ROME diffèrent d'une source à l'autre) ; {number(bridge.rows)} lignes."
         )
         lines.append(
-            f"Salaires : {number(bridge.salaries_read)} offres au salaire lisible, "
+            f"Salaires : {number(bridge.salaries_read)} offres au salaire lisible (dont "
+            f"{number(bridge.salaries_from_comment)} lu dans le seul commentaire), "
             f"{number(bridge.salaries_unreadable)} illisibles (non comptées dans la médiane), "
             f"{number(bridge.salaries_missing)} sans salaire."
         )
+        if bridge.rows_without_hours or bridge.rows_without_price:
+            lines.append(
+                f"Formations : {number(bridge.rows_without_hours)} lignes sans durée et "
+                f"{number(bridge.rows_without_price)} sans prix (0 ou vide : non donné), hors "
+                "des médianes et quartiles."
+            )
         if bridge.offers_without_code:
             lines.append(f"{number(bridge.offers_without_code)} offres sans code ROME "
                          "(hors de la table metiers).")  # fmt: skip

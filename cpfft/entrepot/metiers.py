@@ -5,8 +5,10 @@ Territories: the country (``niveau`` ``pays``, ``territoire`` ``FR``), each regi
 
 offers (table ``offres``, by ``code_rome``)
     ``nb_offres``; ``nb_offres_cdi`` and ``part_cdi`` (``type_contrat`` = ``CDI``);
-    ``salaire_median``: the median monthly gross salary of the offers whose salary
-    text can be read (:func:`cpfft.entrepot.salaire.monthly_salary`). An offer
+    ``nb_offres_alternance`` and ``part_alternance`` (``alternance`` true: open to
+    apprenticeship); ``salaire_median``: the median monthly gross salary of the
+    ``nb_offres_salaire`` offers whose salary can be read, from its libellé or else
+    from its comment (:func:`cpfft.entrepot.salaire.offer_salary`). An offer
     counts in its département, the département's region and FR; an offer located
     at region level only (``lieu`` is a region's name) in that region and FR; an
     offer with no known place in FR only.
@@ -19,7 +21,10 @@ to ``code_rome_5`` is the code)
     their rows there); ``prix_*`` and ``heures_*``: median and quartiles of
     ``frais_ttc_tot_mean`` and ``nombre_heures_total_mean`` over the formations,
     one value per formation (the mean of its rows in the territory), quartiles
-    interpolated linearly (as pandas' ``quantile`` does).
+    interpolated linearly (as pandas' ``quantile`` does). The catalogue writes 0
+    where it gives no hours (half of the real rows) and no price: a 0 is no value,
+    left out of the statistics, which ``nb_formations_prix`` and
+    ``nb_formations_heures`` count (formations with a price, with hours).
 
 ``offres_par_formation`` = nb_offres / nb_formations (NULL without formations).
 A code found on one side only is kept: ``presence`` says ``offres seulement`` or
@@ -36,15 +41,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cpfft.entrepot.salaire import monthly_salary
+from cpfft.entrepot.salaire import offer_salary
 from cpfft.exporters import format_float, neutralise_formula
 
 #: The bridge's columns, in order (the shared contract).
 COLUMNS = (
     "code_rome", "libelle_rome", "niveau", "territoire", "libelle_territoire",
-    "nb_offres", "nb_offres_cdi", "part_cdi", "salaire_median",
+    "nb_offres", "nb_offres_cdi", "part_cdi", "nb_offres_alternance", "part_alternance",
+    "salaire_median", "nb_offres_salaire",
     "nb_formations", "nb_organismes", "part_distance",
-    "prix_median", "prix_q1", "prix_q3", "heures_median", "heures_q1", "heures_q3",
+    "prix_median", "prix_q1", "prix_q3", "nb_formations_prix",
+    "heures_median", "heures_q1", "heures_q3", "nb_formations_heures",
     "offres_par_formation", "presence",
 )  # fmt: skip
 
@@ -54,48 +61,67 @@ class BridgeSummary:
     codes_both: int
     codes_offers_only: int
     codes_trainings_only: int
-    salaries_read: int
+    salaries_read: int  # from the libellé or the comment
+    salaries_from_comment: int  # of which from the comment only
     salaries_unreadable: int
     salaries_missing: int
     offers_without_code: int
     rows: int
+    #: Catalogue rows that give no hours / no price (0 or empty): outside the statistics.
+    rows_without_hours: int = 0
+    rows_without_price: int = 0
 
 
-def _salaries(con: Any) -> tuple[int, int, int]:
-    """Temp table ``salaires`` (text → monthly amount); (read, unreadable, missing) offers."""
+def _salaries(con: Any) -> tuple[int, int, int, int]:
+    """Temp table ``salaires`` ((libellé, comment) → monthly amount); offers whose salary
+    was (read, read from the comment, unreadable, missing)."""
     texts = con.execute(
-        "SELECT salaire, count(*) FROM offres WHERE salaire IS NOT NULL GROUP BY salaire"
+        "SELECT salaire, salaire_commentaire, count(*) FROM offres "
+        "WHERE salaire IS NOT NULL OR salaire_commentaire IS NOT NULL "
+        "GROUP BY salaire, salaire_commentaire"
     ).fetchall()
-    con.execute("CREATE TEMP TABLE salaires (salaire VARCHAR, mensuel DOUBLE)")
-    parsed = [(text, monthly_salary(text)) for text, _ in texts]
+    con.execute(
+        "CREATE TEMP TABLE salaires (salaire VARCHAR, salaire_commentaire VARCHAR, mensuel DOUBLE)"
+    )
+    parsed = [(libelle, comment, *offer_salary(libelle, comment)) for libelle, comment, _ in texts]
     if parsed:
-        con.executemany("INSERT INTO salaires VALUES (?, ?)", parsed)
-    read = sum(n for (_, n), (_, amount) in zip(texts, parsed, strict=True) if amount is not None)
-    unreadable = sum(n for _, n in texts) - read
-    missing = con.execute("SELECT count(*) FROM offres WHERE salaire IS NULL").fetchone()[0]
-    return read, unreadable, missing
+        con.executemany("INSERT INTO salaires VALUES (?, ?, ?)", [p[:3] for p in parsed])
+    read = from_comment = 0
+    for (*_, n), (*_, amount, source) in zip(texts, parsed, strict=True):
+        read += n if amount is not None else 0
+        from_comment += n if source == "commentaire" else 0
+    unreadable = sum(n for *_, n in texts) - read
+    missing = con.execute(
+        "SELECT count(*) FROM offres WHERE salaire IS NULL AND salaire_commentaire IS NULL"
+    ).fetchone()[0]
+    return read, from_comment, unreadable, missing
 
 
 BRIDGE_SQL = """
 CREATE TABLE metiers AS
 WITH o AS (
     SELECT upper(trim(o.code_rome)) AS code_rome, o.libelle_rome, o.type_contrat,
-           o.departement, o.region, s.mensuel
-    FROM offres o LEFT JOIN salaires s ON s.salaire = o.salaire
+           o.alternance, o.departement, o.region, s.mensuel
+    FROM offres o
+    LEFT JOIN salaires s ON s.salaire IS NOT DISTINCT FROM o.salaire
+        AND s.salaire_commentaire IS NOT DISTINCT FROM o.salaire_commentaire
     WHERE NULLIF(trim(o.code_rome), '') IS NOT NULL
 ),
 ot AS (
-    SELECT code_rome, 'pays' AS niveau, 'FR' AS territoire, type_contrat, mensuel FROM o
+    SELECT code_rome, 'pays' AS niveau, 'FR' AS territoire, type_contrat, alternance, mensuel
+    FROM o
     UNION ALL
-    SELECT code_rome, 'region', region, type_contrat, mensuel FROM o WHERE region IS NOT NULL
+    SELECT code_rome, 'region', region, type_contrat, alternance, mensuel
+    FROM o WHERE region IS NOT NULL
     UNION ALL
-    SELECT code_rome, 'departement', departement, type_contrat, mensuel FROM o
-    WHERE departement IS NOT NULL
+    SELECT code_rome, 'departement', departement, type_contrat, alternance, mensuel
+    FROM o WHERE departement IS NOT NULL
 ),
 oa AS (
     SELECT code_rome, niveau, territoire, count(*) AS nb_offres,
            count(*) FILTER (WHERE type_contrat = 'CDI') AS nb_offres_cdi,
-           median(mensuel) AS salaire_median
+           count(*) FILTER (WHERE alternance) AS nb_offres_alternance,
+           median(mensuel) AS salaire_median, count(mensuel) AS nb_offres_salaire
     FROM ot GROUP BY code_rome, niveau, territoire
 ),
 labels AS (
@@ -107,7 +133,10 @@ labels AS (
 f AS (
     SELECT DISTINCT upper(trim(c.code)) AS code_rome, numero_formation, siret,
            code_departement, code_region, nb_session_a_distance,
-           frais_ttc_tot_mean, nombre_heures_total_mean
+           -- 0 is how the catalogue says "not given": no value.
+           CASE WHEN frais_ttc_tot_mean > 0 THEN frais_ttc_tot_mean END AS frais_ttc_tot_mean,
+           CASE WHEN nombre_heures_total_mean > 0 THEN nombre_heures_total_mean END
+               AS nombre_heures_total_mean
     FROM formations,
          unnest([code_rome_1, code_rome_2, code_rome_3, code_rome_4, code_rome_5]) AS c(code)
     WHERE NULLIF(trim(c.code), '') IS NOT NULL
@@ -135,9 +164,9 @@ fa AS (
     SELECT code_rome, niveau, territoire, count(*) AS nb_formations,
            count(*) FILTER (WHERE distance) / count(*) AS part_distance,
            quantile_cont(prix, 0.5) AS prix_median, quantile_cont(prix, 0.25) AS prix_q1,
-           quantile_cont(prix, 0.75) AS prix_q3,
+           quantile_cont(prix, 0.75) AS prix_q3, count(prix) AS nb_formations_prix,
            quantile_cont(heures, 0.5) AS heures_median, quantile_cont(heures, 0.25) AS heures_q1,
-           quantile_cont(heures, 0.75) AS heures_q3
+           quantile_cont(heures, 0.75) AS heures_q3, count(heures) AS nb_formations_heures
     FROM per_formation GROUP BY code_rome, niveau, territoire
 ),
 org AS (
@@ -163,16 +192,21 @@ SELECT k.code_rome,
        coalesce(oa.nb_offres, 0) AS nb_offres,
        coalesce(oa.nb_offres_cdi, 0) AS nb_offres_cdi,
        CAST(oa.nb_offres_cdi AS DOUBLE) / oa.nb_offres AS part_cdi,
+       coalesce(oa.nb_offres_alternance, 0) AS nb_offres_alternance,
+       CAST(oa.nb_offres_alternance AS DOUBLE) / oa.nb_offres AS part_alternance,
        CAST(oa.salaire_median AS DOUBLE) AS salaire_median,
+       coalesce(oa.nb_offres_salaire, 0) AS nb_offres_salaire,
        coalesce(fa.nb_formations, 0) AS nb_formations,
        coalesce(org.nb_organismes, 0) AS nb_organismes,
        CAST(fa.part_distance AS DOUBLE) AS part_distance,
        CAST(fa.prix_median AS DOUBLE) AS prix_median,
        CAST(fa.prix_q1 AS DOUBLE) AS prix_q1,
        CAST(fa.prix_q3 AS DOUBLE) AS prix_q3,
+       coalesce(fa.nb_formations_prix, 0) AS nb_formations_prix,
        CAST(fa.heures_median AS DOUBLE) AS heures_median,
        CAST(fa.heures_q1 AS DOUBLE) AS heures_q1,
        CAST(fa.heures_q3 AS DOUBLE) AS heures_q3,
+       coalesce(fa.nb_formations_heures, 0) AS nb_formations_heures,
        CASE WHEN coalesce(fa.nb_formations, 0) > 0
             THEN coalesce(oa.nb_offres, 0) / CAST(fa.nb_formations AS DOUBLE) END
            AS offres_par_formation,
@@ -195,7 +229,7 @@ ORDER BY k.code_rome, CASE k.niveau WHEN 'pays' THEN 0 WHEN 'region' THEN 1 ELSE
 def build_metiers(con: Any) -> BridgeSummary:
     """Create the ``metiers`` table from ``offres`` and ``formations`` (and the temp tables
     ``geo_regions``, ``geo_departements`` the loader made); return its counts."""
-    read, unreadable, missing = _salaries(con)
+    read, from_comment, unreadable, missing = _salaries(con)
     con.execute(BRIDGE_SQL)
     both, offers_only, trainings_only = con.execute(
         "SELECT count(DISTINCT code_rome) FILTER (WHERE presence = 'les deux'), "
@@ -206,8 +240,12 @@ def build_metiers(con: Any) -> BridgeSummary:
         "SELECT count(*) FROM offres WHERE NULLIF(trim(code_rome), '') IS NULL"
     ).fetchone()[0]
     rows = con.execute("SELECT count(*) FROM metiers").fetchone()[0]
-    return BridgeSummary(both, offers_only, trainings_only, read, unreadable, missing, without,
-                         rows)  # fmt: skip
+    no_hours, no_price = con.execute(
+        "SELECT count(*) FILTER (WHERE coalesce(nombre_heures_total_mean, 0) <= 0), "
+        "count(*) FILTER (WHERE coalesce(frais_ttc_tot_mean, 0) <= 0) FROM formations"
+    ).fetchone()
+    return BridgeSummary(both, offers_only, trainings_only, read, from_comment, unreadable,
+                         missing, without, rows, no_hours, no_price)  # fmt: skip
 
 
 def _cell(value: Any) -> Any:

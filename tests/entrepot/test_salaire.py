@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cpfft.entrepot.salaire import monthly_salary
+from cpfft.entrepot.salaire import comment_salary, monthly_salary, offer_salary
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,57 @@ def test_salary_texts_give_a_monthly_amount(text, monthly):
 )
 def test_other_texts_give_none(text):
     assert monthly_salary(text) is None
+
+
+# ------------------------------------------------------------------ comments
+# Real offers give about one salary in twenty only in salaire.commentaire.
+
+
+@pytest.mark.parametrize(
+    ("text", "monthly"),
+    [
+        ("Entre 12 et 14€ brut", 13 * 151.67),  # a range of hourly rates (by their size)
+        ("Rémunération : 26/27 K / an", 26_500 / 12),  # thousands a year
+        ("De 35 à 40 k€ annuels", 37_500 / 12),
+        ("45K€", 45_000 / 12),  # "K" alone says yearly
+        ("1800 € brut mensuel", 1800.0),
+        ("2 100 euros bruts par mois", 2100.0),  # thousands separated by a space
+        ("1 800,50 €", 1800.5),  # no period word: a monthly size
+        ("11,88 € de l'heure", 11.88 * 151.67),
+        ("selon convention, 12.5€/h", 12.5 * 151.67),
+        ("Salaire : 2000€ - 2500€ brut", 2250.0),
+        ("2000 à 2200 euros", 2100.0),
+        ("35000 euros annuel", 35_000 / 12),
+        ("38000 €", 38_000 / 12),  # no period word: a yearly size
+    ],
+)
+def test_salary_comments_that_state_an_amount_give_it_monthly(text, monthly):
+    assert comment_salary(text) == pytest.approx(monthly)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        "",
+        "A négocier",
+        "Selon profil",
+        "Selon expérience",
+        "SMIC + primes",  # no amount: the minimum wage changes over time
+        "13ème mois",  # a number, but no amount in euros
+        "35H hebdo",
+        "Prime de 500 € par an",  # 42 € a month: not a salary
+        "Salaire de 500000 € par mois",  # implausible
+    ],
+)
+def test_comments_without_a_salary_give_none(text):
+    assert comment_salary(text) is None
+
+
+def test_an_offer_salary_comes_from_its_libelle_else_from_its_comment():
+    libelle = "Mensuel de 1710,00 Euros sur 12 mois"
+    assert offer_salary(libelle, "Entre 12 et 14€ brut") == (1710.0, "libelle")
+    assert offer_salary(None, "1800 € brut mensuel") == (1800.0, "commentaire")
+    assert offer_salary("Cachet de 200.00 Euros", "1800 € brut") == (1800.0, "commentaire")
+    assert offer_salary("Cachet de 200.00 Euros", "A négocier") == (None, None)
+    assert offer_salary(None, None) == (None, None)
