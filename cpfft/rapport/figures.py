@@ -18,10 +18,14 @@ Scope of each figure, given the filters (:class:`Filtres`):
 - a **ROME code** keeps the offers of that code and the catalogue rows listing
   it in ``code_rome_1..5``.
 
-Job-level figures (top jobs, gaps, codes on one side only) come from the bridge
-table ``metiers`` at the territory's level; the per-region comparison and the
-price and hours distributions come from the catalogue and the offers directly
-(a training counts once per region however many jobs it leads to).
+Job-level figures (top jobs, their share of offers open to apprenticeship, gaps,
+codes on one side only) come from the bridge table ``metiers`` at the territory's
+level; the skills most asked for, from ``offres_competences``; the per-region
+comparison and the price and hours distributions come from the catalogue and the
+offers directly (a training counts once per region however many jobs it leads to).
+The catalogue writes 0 where it gives no price or no hours (half of the real rows
+have no hours): a 0 is no value, and each distribution says how many trainings in
+scope had none.
 """
 
 # Queries are built from this module's own column names and clauses; every value a user gives
@@ -31,6 +35,7 @@ price and hours distributions come from the catalogue and the offers directly
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,8 +61,17 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "nombre_heures_total_mean",
     ),
     "offres": ("id", "code_rome", "departement", "region"),
+    "offres_competences": ("id", "libelle"),
     "sources": ("source", "extrait_le", "nb_lignes"),
-    "metiers": ("code_rome", "libelle_rome", "niveau", "territoire", "nb_offres", "nb_formations"),
+    "metiers": (
+        "code_rome",
+        "libelle_rome",
+        "niveau",
+        "territoire",
+        "nb_offres",
+        "nb_offres_alternance",
+        "nb_formations",
+    ),
 }
 
 ROME_COLUMNS = tuple(f"code_rome_{i}" for i in range(1, 6))
@@ -67,6 +81,8 @@ NSF_COLUMNS = tuple(f"code_nsf_{i}" for i in range(1, 4))
 TOP = 15
 #: Default offers a job needs to count as "many offers" in the gaps table.
 MIN_OFFRES = 10
+#: How many skills the skills table shows per job.
+TOP_COMPETENCES = 5
 
 
 class NotAWarehouse(ValueError):
@@ -120,10 +136,15 @@ class Metier:
     libelle: str | None
     nb_offres: int
     nb_formations: int
+    nb_offres_alternance: int = 0  # offers open to apprenticeship
 
     @property
     def offres_par_formation(self) -> float | None:
         return self.nb_offres / self.nb_formations if self.nb_formations else None
+
+    @property
+    def part_alternance(self) -> float | None:
+        return self.nb_offres_alternance / self.nb_offres if self.nb_offres else None
 
     @property
     def nom(self) -> str:
@@ -152,6 +173,15 @@ class Classe:
 
 
 @dataclass(frozen=True)
+class Competence:
+    """A skill the offers of one job ask for: in how many of them, and what share."""
+
+    libelle: str
+    nb_offres: int
+    part: float
+
+
+@dataclass(frozen=True)
 class Distribution:
     """Values of one catalogue column, one per training (``numero_formation``)."""
 
@@ -163,6 +193,7 @@ class Distribution:
     q3: float | None
     maximum: float | None
     classes: tuple[Classe, ...]
+    sans_valeur: int = 0  # trainings in scope without a value (0 or empty): not counted
 
 
 @dataclass(frozen=True)
@@ -191,6 +222,8 @@ class Rapport:
     regions: tuple[Region, ...]
     prix: Distribution
     heures: Distribution
+    #: The skills most asked for, per ROME code of ``top_metiers`` (most offers first).
+    competences: dict[str, tuple[Competence, ...]]
     #: Region to highlight in the per-region chart (the chosen one, or the département's).
     region_choisie: str | None = None
 
@@ -314,11 +347,12 @@ def metiers(con: Any, filtres: Filtres, romes: list[str] | None) -> list[Metier]
     terr = Territoire.of(filtres)
     clause, params = _codes_clause("code_rome", filtres, romes)
     rows = con.execute(
-        "SELECT code_rome, libelle_rome, coalesce(nb_offres, 0), coalesce(nb_formations, 0) "
-        f"FROM metiers WHERE niveau = ? AND territoire = ? AND code_rome IS NOT NULL AND {clause}",
+        "SELECT code_rome, libelle_rome, coalesce(nb_offres, 0), coalesce(nb_formations, 0), "
+        "coalesce(nb_offres_alternance, 0) FROM metiers "
+        f"WHERE niveau = ? AND territoire = ? AND code_rome IS NOT NULL AND {clause}",
         [terr.niveau, terr.code, *params],
     ).fetchall()
-    return [Metier(code, label, int(o), int(f)) for code, label, o, f in rows]
+    return [Metier(code, label, int(o), int(f), int(a)) for code, label, o, f, a in rows]
 
 
 def chiffres(con: Any, filtres: Filtres, romes: list[str] | None, jobs: list[Metier]) -> Chiffres:
@@ -385,11 +419,39 @@ def regions(con: Any, filtres: Filtres, romes: list[str] | None) -> list[Region]
     ]
 
 
+def competences(
+    con: Any, filtres: Filtres, romes: list[str] | None, jobs: Sequence[Metier],
+    top: int = TOP_COMPETENCES,
+) -> dict[str, tuple[Competence, ...]]:  # fmt: skip
+    """For each job, the ``top`` skills most of its offers in scope ask for (an offer counts
+    once per skill; ties: by label), with their share of the job's offers."""
+    if not jobs:
+        return {}
+    where, params = _offres_clause(filtres, romes)
+    codes = [m.code_rome for m in jobs]
+    rows = con.execute(
+        "SELECT code, libelle, n FROM ("
+        "SELECT code, libelle, n, row_number() OVER (PARTITION BY code ORDER BY n DESC, libelle) "
+        "AS rang FROM ("
+        f"SELECT {_rome('o.code_rome')} AS code, c.libelle, count(DISTINCT o.id) AS n "
+        "FROM offres o JOIN offres_competences c ON c.id = o.id "
+        f"WHERE c.libelle IS NOT NULL AND list_contains(?, {_rome('o.code_rome')}) AND {where} "
+        "GROUP BY ALL)) WHERE rang <= ? ORDER BY code, rang",
+        [codes, *params, top],
+    ).fetchall()
+    offers = {m.code_rome: m.nb_offres for m in jobs}
+    found: dict[str, list[Competence]] = {}
+    for code, label, n in rows:
+        found.setdefault(code, []).append(Competence(label, int(n), int(n) / offers[code]))
+    return {code: tuple(found[code]) for code in codes if code in found}
+
+
 def valeurs(con: Any, filtres: Filtres, column: str) -> list[float]:
-    """One value per training in scope: the mean of ``column`` over its catalogue rows."""
+    """One value per training in scope: the mean of ``column`` over its catalogue rows that
+    give one (the catalogue's 0 is "not given")."""
     where, params = _formations_clause(filtres)
     rows = con.execute(
-        f"SELECT avg({column}) AS v FROM formations WHERE {where} AND {column} IS NOT NULL "
+        f"SELECT avg({column}) AS v FROM formations WHERE {where} AND {column} > 0 "
         "GROUP BY numero_formation ORDER BY v",
         params,
     ).fetchall()
@@ -413,12 +475,13 @@ def nice_width(span: float, target: int = 10) -> float:
     return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
 
 
-def distribution(column: str, values: list[float]) -> Distribution:
+def distribution(column: str, values: list[float], sans_valeur: int = 0) -> Distribution:
     """Quartiles and a histogram of ``values``. Bins of a round width cover 0 up to the 95th
-    percentile (the maximum under 20 values); the last bin gathers what lies beyond."""
+    percentile (the maximum under 20 values); the last bin gathers what lies beyond.
+    ``sans_valeur``: the trainings in scope that gave no value."""
     ordered = sorted(values)
     if not ordered:
-        return Distribution(column, 0, None, None, None, None, None, ())
+        return Distribution(column, 0, None, None, None, None, None, (), sans_valeur)
     top = quantile(ordered, 0.95) if len(ordered) >= 20 else ordered[-1]
     width = nice_width(top)
     regular = math.floor(top / width) + 1
@@ -442,6 +505,7 @@ def distribution(column: str, values: list[float]) -> Distribution:
         quantile(ordered, 0.75),
         ordered[-1],
         tuple(classes),
+        sans_valeur,
     )
 
 
@@ -452,18 +516,23 @@ def rapport(con: Any, filtres: Filtres) -> Rapport:
     chosen = filtres.region
     if filtres.departement:
         chosen = DEPARTEMENTS_BY_CODE[filtres.departement].region
+    counts = chiffres(con, filtres, romes, jobs)
+    top = top_metiers(jobs)
+    spread = {}
+    for column in ("frais_ttc_tot_mean", "nombre_heures_total_mean"):
+        values = valeurs(con, filtres, column)
+        spread[column] = distribution(column, values, counts.nb_formations - len(values))
     return Rapport(
         filtres=filtres,
         territoire=Territoire.of(filtres),
         extractions=extractions(con),
-        chiffres=chiffres(con, filtres, romes, jobs),
-        top_metiers=tuple(top_metiers(jobs)),
+        chiffres=counts,
+        top_metiers=tuple(top),
         ecarts=tuple(ecarts(jobs, filtres.min_offres)),
         sans_formation=tuple(sans_formation(jobs, filtres.min_offres)),
         regions=tuple(regions(con, filtres, romes)),
-        prix=distribution("frais_ttc_tot_mean", valeurs(con, filtres, "frais_ttc_tot_mean")),
-        heures=distribution(
-            "nombre_heures_total_mean", valeurs(con, filtres, "nombre_heures_total_mean")
-        ),
+        prix=spread["frais_ttc_tot_mean"],
+        heures=spread["nombre_heures_total_mean"],
+        competences=competences(con, filtres, romes, top),
         region_choisie=chosen,
     )

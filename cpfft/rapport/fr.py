@@ -43,6 +43,11 @@ def heures(value: float | None) -> str:
     return "–" if value is None else f"{nombre(value)}{ESPACE}h"
 
 
+def pourcent(part: float | None) -> str:
+    """``0.4`` → ``40 %`` (a no-break space before the sign, as French writes it); None → ``–``."""
+    return "–" if part is None else f"{nombre(part * 100)}{ESPACE}%"
+
+
 def date(moment: datetime | None) -> str:
     """A UTC instant as ``2 décembre 2026 à 06:00 UTC`` (``1er`` for the first day)."""
     if moment is None:

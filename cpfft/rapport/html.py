@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from cpfft.rapport import fr, svg
-from cpfft.rapport.figures import TOP, Distribution, Metier, Rapport
+from cpfft.rapport.figures import TOP, TOP_COMPETENCES, Distribution, Metier, Rapport
 from cpfft.sources import SOURCES
 
 OFFRES = "#1f5fa8"
@@ -88,13 +88,17 @@ def jobs_table(jobs: Sequence[Metier], key: str) -> str:
     rows = "".join(
         f'<tr data-rome="{_t(m.code_rome)}"><td>{_t(m.libelle or "")}</td>'
         f"<td>{_t(m.code_rome)}</td>"
-        f'<td class="n">{fr.nombre(m.nb_offres)}</td><td class="n">{fr.nombre(m.nb_formations)}</td>'
+        f'<td class="n">{fr.nombre(m.nb_offres)}</td>'
+        f'<td class="n" data-alternance="{m.nb_offres_alternance}">'
+        f"{fr.pourcent(m.part_alternance)}</td>"
+        f'<td class="n">{fr.nombre(m.nb_formations)}</td>'
         f'<td class="n">{ratio(m.offres_par_formation)}</td></tr>'
         for m in jobs
     )
     return (
         f'<table data-tableau="{key}"><thead><tr><th>Métier</th><th>Code ROME</th>'
-        '<th class="n">Offres</th><th class="n">Formations</th>'
+        '<th class="n">Offres</th><th class="n">Ouvertes à l\'alternance</th>'
+        '<th class="n">Formations</th>'
         f'<th class="n">Offres par formation</th></tr></thead><tbody>{rows}</tbody></table>'
     )
 
@@ -144,8 +148,9 @@ def section_top(rapport: Rapport) -> str:
     head = (
         f'<section id="top-metiers"><h2>Les métiers qui recrutent le plus</h2>'
         f"<p>Les codes ROME aux offres les plus nombreuses (territoire : "
-        f"{_t(rapport.territoire.nom)} ; {TOP} au plus), et le nombre de formations du catalogue "
-        "qui y préparent (chacune compte pour chacun de ses codes ROME).</p>"
+        f"{_t(rapport.territoire.nom)} ; {TOP} au plus), la part de leurs offres ouvertes à "
+        "l'alternance (apprentissage, professionnalisation), et le nombre de formations du "
+        "catalogue qui y préparent (chacune compte pour chacun de ses codes ROME).</p>"
     )
     if not jobs:
         return head + '<p class="vide">Aucune offre dans ce périmètre.</p></section>'
@@ -171,6 +176,38 @@ def section_top(rapport: Rapport) -> str:
         )
         + jobs_table(jobs, "top-metiers")
         + "</section>"
+    )
+
+
+def section_competences(rapport: Rapport) -> str:
+    """The skills the offers of each top job ask for most, with the share of its offers."""
+    head = (
+        '<section id="competences"><h2>Compétences les plus demandées</h2>'
+        f"<p>Pour chacun de ces métiers, les {TOP_COMPETENCES} compétences que ses offres "
+        "demandent le plus souvent (exigées ou souhaitées), et la part de ses offres qui les "
+        "demandent. Toutes les offres ne listent pas de compétences.</p>"
+    )
+    jobs = [m for m in rapport.top_metiers if m.code_rome in rapport.competences]
+    if not jobs:
+        return (
+            head + '<p class="vide">Les offres de ce périmètre ne listent aucune '
+            "compétence.</p></section>"
+        )
+    rows = "".join(
+        f'<tr data-rome="{_t(m.code_rome)}"><td>{_t(m.nom)}</td>'
+        f'<td class="n">{fr.nombre(m.nb_offres)}</td><td><ol>'
+        + "".join(
+            f'<li data-competence="{_t(c.libelle)}" data-offres="{c.nb_offres}">'
+            f"{_t(c.libelle)} ({fr.pourcent(c.part)})</li>"
+            for c in rapport.competences[m.code_rome]
+        )
+        + "</ol></td></tr>"
+        for m in jobs
+    )
+    return (
+        head + '<table data-tableau="competences"><thead><tr><th>Métier</th>'
+        '<th class="n">Offres</th><th>Compétences (part des offres du métier)</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>" + source_line(rapport, ("offres",)) + "</section>"
     )
 
 
@@ -264,6 +301,7 @@ def summary(d: Distribution, key: str, unit: str) -> str:
     fmt = fr.euros if unit == "€" else fr.heures
     cells = [
         ("n", "formations", d.n, fr.nombre(d.n)),
+        ("sans-valeur", "sans valeur (non comptées)", d.sans_valeur, fr.nombre(d.sans_valeur)),
         ("minimum", "minimum", d.minimum, fmt(d.minimum)),
         ("q1", "1er quartile", d.q1, fmt(d.q1)),
         ("mediane", "médiane", d.mediane, fmt(d.mediane)),
@@ -296,15 +334,21 @@ def section_distributions(rapport: Rapport) -> str:
         (
             "<p>Une valeur par formation : la moyenne de ses actions (colonnes "
             "<code>frais_ttc_tot_mean</code> et <code>nombre_heures_total_mean</code>), moyennée "
-            "sur ses lignes du catalogue. Les classes vont jusqu'au 95e centile ; la dernière "
+            "sur ses lignes du catalogue. Le catalogue écrit 0 quand il ne donne pas la durée "
+            "ou le prix : ces lignes ne comptent pas, et chaque graphique dit combien de "
+            "formations n'en ont aucun. Les classes vont jusqu'au 95e centile ; la dernière "
             "barre, grise, réunit les valeurs au-delà.</p>"
         ),
     ]
-    for key, d, title, axis, fmt, unit in (
-        ("prix", rapport.prix, "Prix TTC", "Prix TTC moyen (€)", fr.euros, "€"),
-        ("heures", rapport.heures, "Durée", "Durée moyenne (heures)", fr.heures, "h"),
-    ):
-        caption = f"{title} des formations : répartition ({fr.compte(d.n, 'formation')})"
+    for key, d, title, axis, fmt, unit, missing in (
+        ("prix", rapport.prix, "Prix TTC", "Prix TTC moyen (€)", fr.euros, "€", "sans prix"),
+        ("heures", rapport.heures, "Durée", "Durée moyenne (heures)", fr.heures, "h",
+         "sans durée"),
+    ):  # fmt: skip
+        caption = f"{title} des formations : répartition ({fr.compte(d.n, 'formation')}"
+        caption += (
+            f" ; {fr.nombre(d.sans_valeur)} {missing}, non comptées)" if d.sans_valeur else ")"
+        )
         if d.n:
             chart = svg.histogramme(caption, d.classes, axis, fmt, FORMATIONS, d.mediane)
             out.append(
@@ -314,7 +358,9 @@ def section_distributions(rapport: Rapport) -> str:
         else:
             out.append(
                 f'<p class="vide" data-graphique-absent="{key}">{_t(title)} : aucune formation '
-                "avec une valeur dans ce périmètre.</p>"
+                "avec une valeur dans ce périmètre"
+                + (f" ({fr.compte(d.sans_valeur, 'formation')} {missing})" if d.sans_valeur else "")
+                + ".</p>"
             )
     out.append("</section>")
     return "".join(out)
@@ -345,6 +391,7 @@ def render(rapport: Rapport) -> str:
         f"{_t(describe_filters(rapport))}</p></header>"
         + headline(rapport)
         + section_top(rapport)
+        + section_competences(rapport)
         + section_ecarts(rapport)
         + section_regions(rapport)
         + section_distributions(rapport)

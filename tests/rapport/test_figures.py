@@ -51,19 +51,60 @@ def test_per_region_counts_every_region_and_region_level_offers(con):
     assert {x.code: x.offres_par_formation for x in r.regions}["84"] == 1.5
 
 
-def test_prices_and_hours_one_value_per_training(con):
+def test_prices_and_hours_one_value_per_training_zeros_left_out(con):
     r = figures.rapport(con, Filtres())
-    # F1's two rows (1000, 1200) make one value, 1100; F4 has no price.
+    # F1's two rows (1000, 1200) make one value, 1100; F4's price is 0: not given.
     # Sorted: 500, 1100, 2000, 3000. Quartiles interpolated: h = 3p.
     p = r.prix
     assert (p.n, p.minimum, p.q1, p.mediane, p.q3, p.maximum) == (4, 500, 950, 1550, 2250, 3000)
+    assert p.sans_valeur == 1
     # Under 20 values the bins cover 0..max; width 500 (the round width for ~10 bins).
     assert [c.effectif for c in p.classes] == [0, 1, 1, 0, 1, 0, 1]
     assert p.classes[0] == Classe(0, 500, 0)
     assert p.classes[-1] == Classe(3000, 3500, 1)
-    h = r.heures  # 35, 70, 100, 200, 400
-    assert (h.n, h.minimum, h.q1, h.mediane, h.q3, h.maximum) == (5, 35, 70, 100, 200, 400)
-    assert [c.effectif for c in h.classes] == [1, 1, 1, 0, 1, 0, 0, 0, 1]
+    # F3's 0 hours are not given either: 70, 100, 200, 400 (h = 3p: q1 = 70 + 0.75 × 30,
+    # q3 = 200 + 0.25 × 200). Counted, the 0 would have made the median 100.
+    h = r.heures
+    assert (h.n, h.minimum, h.q1, h.mediane, h.q3, h.maximum) == (4, 70, 92.5, 150, 250, 400)
+    assert h.sans_valeur == 1
+    assert [c.effectif for c in h.classes] == [0, 1, 1, 0, 1, 0, 0, 0, 1]
+
+
+def test_apprenticeship_share_of_each_job(con):
+    r = figures.rapport(con, Filtres(min_offres=2))
+    # M1805: O1 of O1-O4, O9; J1501: O5, O6 of O5, O6, O10; K2204: none.
+    shares = {m.code_rome: (m.nb_offres_alternance, m.part_alternance) for m in r.top_metiers}
+    assert shares == {"M1805": (1, 0.2), "J1501": (2, 2 / 3), "K2204": (0, 0.0)}
+    r = figures.rapport(con, Filtres(region="84", min_offres=1))
+    assert {m.code_rome: m.part_alternance for m in r.top_metiers} == {"J1501": 1.0, "M1805": 0.0}
+
+
+def test_skills_most_asked_for_per_job_an_offer_counting_once(con):
+    r = figures.rapport(con, Filtres())
+    k = {code: [(c.libelle, c.nb_offres, c.part) for c in skills]
+         for code, skills in r.competences.items()}  # fmt: skip
+    # M1805 (5 offers): Python O1, O2 (twice, once counted), O4, O9; web O1, O3; needs O3.
+    assert k["M1805"] == [
+        ("Programmer en Python", 4, 0.8),
+        ("Concevoir une application web", 2, 0.4),
+        ("Analyser les besoins du client", 1, 0.2),
+    ]
+    # J1501 (3 offers): ties by label.
+    assert k["J1501"] == [
+        ("Réaliser des soins d'hygiène", 2, 2 / 3),
+        ("Accueillir une personne âgée", 1, 1 / 3),
+    ]
+    assert "K2204" not in k  # its offers list no skill
+    # Territory: Île-de-France has O1-O3 of M1805.
+    r = figures.rapport(con, Filtres(region="11", min_offres=1))
+    assert [(c.libelle, c.nb_offres) for c in r.competences["M1805"]] == [
+        ("Concevoir une application web", 2),
+        ("Programmer en Python", 2),
+        ("Analyser les besoins du client", 1),
+    ]
+    # At most TOP_COMPETENCES per job.
+    jobs = list(r.top_metiers)
+    assert len(figures.competences(con, Filtres(), None, jobs, top=1)["M1805"]) == 1
 
 
 def test_region_filter(con):
@@ -148,7 +189,9 @@ def test_distribution_gathers_values_past_the_95th_percentile():
 def test_check_warehouse_names_what_is_missing(tmp_path):
     con = duckdb.connect(str(tmp_path / "x.duckdb"))
     con.execute("CREATE TABLE formations (numero_formation VARCHAR)")
-    with pytest.raises(NotAWarehouse, match="no table offres, sources, metiers"):
+    with pytest.raises(
+        NotAWarehouse, match="no table offres, offres_competences, sources, metiers"
+    ):
         figures.check_warehouse(con)
     con.close()
     path = build(tmp_path / "w.duckdb")

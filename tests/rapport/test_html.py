@@ -55,6 +55,13 @@ class Page(HTMLParser):
         self.urls: list[tuple[str, str, str]] = []
         self.tags: set[str] = set()
         self.numbers: dict[str, str] = {}
+        self.in_figure = False
+        self.tables: list[str] = []  # data-tableau of each table, in order
+        self.loose_sources: list[str] = []  # source lines outside any figure (under a table)
+
+    def handle_endtag(self, tag):
+        if tag == "figure":
+            self.in_figure = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -63,12 +70,18 @@ class Page(HTMLParser):
             if name in a:
                 self.urls.append((tag, name, a[name]))
         if tag == "figure":
+            self.in_figure = True
             self.figures.append({"key": a["data-graphique"], "declared": int(a["data-marques"]),
                                  "marks": 0, "sources": []})  # fmt: skip
         elif tag == "rect" and a.get("class") == "marque":
             self.figures[-1]["marks"] += 1
-        elif tag == "p" and a.get("class") == "source" and self.figures:
-            self.figures[-1]["sources"].append(a["data-source"])
+        elif tag == "p" and a.get("class") == "source":
+            if self.in_figure:
+                self.figures[-1]["sources"].append(a["data-source"])
+            else:
+                self.loose_sources.append(a["data-source"])
+        elif tag == "table":
+            self.tables.append(a.get("data-tableau"))
         if "data-chiffre" in a:
             self.numbers[a["data-chiffre"]] = a["data-valeur"]
 
@@ -89,7 +102,13 @@ def test_every_chart_has_its_marks_and_a_source_line_per_source(page):
     assert all(f["marks"] == f["declared"] for f in p.figures)
     by_key = {f["key"]: f["sources"] for f in p.figures}
     assert by_key["top-metiers"] == ["offres", "formations"]
+    assert by_key["ecarts"] == ["offres", "formations"]
     assert by_key["prix"] == ["formations"]
+    # Tables shown without a chart have their own source line: skills (offers), and the
+    # jobs without any training (both sources).
+    assert p.loose_sources == ["offres", "offres", "formations"]
+    assert "competences" in p.tables
+    assert "sans-formation" in p.tables
 
 
 def test_source_lines_name_source_date_and_licence_link(page):
@@ -145,3 +164,36 @@ def test_ticks_are_round_and_whole_for_counts():
     assert svg.ticks(2) == [0, 1, 2]
     assert svg.ticks(2, entier=False) == [0, 0.5, 1, 1.5, 2]
     assert svg.ticks(0) == [0, 1]
+
+
+def section(page: str, name: str) -> str:
+    return re.search(rf'<section id="{name}">.*?</section>', page).group(0)
+
+
+def test_skills_table_lists_each_jobs_skills_with_their_share(page):
+    skills = section(page, "competences")
+    rows = re.findall(r'<tr data-rome="(\w+)">(.*?)</tr>', skills)
+    assert [code for code, _ in rows] == ["M1805", "J1501"]  # K2204's offers list none
+    m1805 = rows[0][1]
+    assert re.findall(r'data-competence="([^"]+)" data-offres="(\d+)"', m1805) == [
+        ("Programmer en Python", "4"),
+        ("Concevoir une application web", "2"),
+        ("Analyser les besoins du client", "1"),
+    ]
+    assert f"Programmer en Python (80{NB}%)" in m1805
+    assert "Réaliser des soins d&#x27;hygiène (67" in rows[1][1]
+
+
+def test_job_tables_show_the_apprenticeship_share(page):
+    top = section(page, "top-metiers")
+    assert "Ouvertes à l'alternance" in top
+    cells = dict(re.findall(r'<tr data-rome="(\w+)">.*?data-alternance="\d+">([^<]*)</td>', top))
+    assert cells == {"M1805": f"20{NB}%", "J1501": f"67{NB}%", "K2204": f"0{NB}%"}
+
+
+def test_price_and_hours_say_how_many_trainings_gave_none(page):
+    spread = section(page, "distributions")
+    assert "(4 formations ; 1 sans prix, non comptées)" in spread
+    assert "(4 formations ; 1 sans durée, non comptées)" in spread
+    assert 'data-stat="heures-sans-valeur" data-valeur="1"' in spread
+    assert 'data-stat="heures-mediane" data-valeur="150.0"' in spread
