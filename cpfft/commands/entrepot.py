@@ -36,6 +36,11 @@ def number(value: int) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
 
+def plural(value: int) -> str:
+    """French agreement: 0 and 1 take the singular."""
+    return "s" if value > 1 else ""
+
+
 class Command(ScrapyCommand):
     requires_project = True
     default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 - Scrapy's own attribute
@@ -161,8 +166,9 @@ def report(summary: LoadSummary) -> list[str]:
         )
         lines.append(
             f"Salaires : {number(bridge.salaries_read)} offres au salaire lisible (dont "
-            f"{number(bridge.salaries_from_comment)} lu dans le seul commentaire), "
-            f"{number(bridge.salaries_unreadable)} illisibles (non comptées dans la médiane), "
+            f"{number(bridge.salaries_from_comment)} lu{plural(bridge.salaries_from_comment)} "
+            f"dans le seul commentaire), {number(bridge.salaries_unreadable)} "
+            f"illisible{plural(bridge.salaries_unreadable)} (non comptées dans la médiane), "
             f"{number(bridge.salaries_missing)} sans salaire."
         )
         if bridge.rows_without_hours or bridge.rows_without_price:
