@@ -56,6 +56,11 @@ def date(moment: datetime | None) -> str:
     return f"{day} {MOIS[moment.month - 1]} {moment.year} à {moment:%H:%M} UTC"
 
 
+def accord(n: int, mot: str, pluriel: str | None = None) -> str:
+    """The word agreed with ``n``: ``offre`` for 0 and 1, ``offres`` from 2 (French)."""
+    return mot if abs(n) < 2 else (pluriel or mot + "s")
+
+
 def compte(n: int, mot: str, pluriel: str | None = None) -> str:
     """``1 offre``, ``0 offre``, ``2 offres`` (French: 0 and 1 take the singular)."""
-    return f"{nombre(n)} {mot if abs(n) < 2 else (pluriel or mot + 's')}"
+    return f"{nombre(n)} {accord(n, mot, pluriel)}"

@@ -336,7 +336,7 @@ def section_distributions(rapport: Rapport) -> str:
             "<code>frais_ttc_tot_mean</code> et <code>nombre_heures_total_mean</code>), moyennée "
             "sur ses lignes du catalogue. Le catalogue écrit 0 quand il ne donne pas la durée "
             "ou le prix : ces lignes ne comptent pas, et chaque graphique dit combien de "
-            "formations n'en ont aucun. Les classes vont jusqu'au 95e centile ; la dernière "
+            "formations n'en donnent pas. Les classes vont jusqu'au 95e centile ; la dernière "
             "barre, grise, réunit les valeurs au-delà.</p>"
         ),
     ]
@@ -347,7 +347,9 @@ def section_distributions(rapport: Rapport) -> str:
     ):  # fmt: skip
         caption = f"{title} des formations : répartition ({fr.compte(d.n, 'formation')}"
         caption += (
-            f" ; {fr.nombre(d.sans_valeur)} {missing}, non comptées)" if d.sans_valeur else ")"
+            f" ; {fr.nombre(d.sans_valeur)} {missing}, non {fr.accord(d.sans_valeur, 'comptée')})"
+            if d.sans_valeur
+            else ")"
         )
         if d.n:
             chart = svg.histogramme(caption, d.classes, axis, fmt, FORMATIONS, d.mediane)

@@ -193,7 +193,7 @@ def test_job_tables_show_the_apprenticeship_share(page):
 
 def test_price_and_hours_say_how_many_trainings_gave_none(page):
     spread = section(page, "distributions")
-    assert "(4 formations ; 1 sans prix, non comptées)" in spread
-    assert "(4 formations ; 1 sans durée, non comptées)" in spread
+    assert "(4 formations ; 1 sans prix, non comptée)" in spread
+    assert "(4 formations ; 1 sans durée, non comptée)" in spread
     assert 'data-stat="heures-sans-valeur" data-valeur="1"' in spread
     assert 'data-stat="heures-mediane" data-valeur="150.0"' in spread
