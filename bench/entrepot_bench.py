@@ -81,13 +81,25 @@ def write_parquet(work: Path) -> None:
     """Parquet copies of the loaded tables (typed columns, field names)."""
     import duckdb
 
-    from cpfft.items import Offre, field_types
+    from cpfft.items import Offre, field_records, field_types
+
+    lists = field_records(Offre)
+
+    def column(name: str) -> str:
+        """A column of the offers' Parquet file; a list field as the Parquet exporter writes
+        it (a list of structs), rebuilt from its child table."""
+        spec = lists.get(name)
+        if spec is None:
+            return name
+        parts = ", ".join(f'"{n}" := c."{n}"' for n in spec.names)
+        return (f"(SELECT list(struct_pack({parts}) ORDER BY c.rang) FROM {spec.table} c "
+                f"WHERE c.id = o.id) AS {name}")  # fmt: skip
 
     with duckdb.connect(str(work / "csv.duckdb"), read_only=True) as con:
         con.execute(f"COPY formations TO '{work / 'formations.parquet'}' (FORMAT parquet)")
-        names = ", ".join(field_types(Offre))
+        names = ", ".join(column(n) for n in field_types(Offre))
         con.execute(
-            f"COPY (SELECT {names} FROM offres) TO '{work / 'offres.parquet'}' (FORMAT parquet)"
+            f"COPY (SELECT {names} FROM offres o) TO '{work / 'offres.parquet'}' (FORMAT parquet)"
         )
 
 
