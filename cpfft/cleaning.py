@@ -73,12 +73,16 @@ _UNUSUAL_TAG = re.compile(r"</?[a-z0-9]*[^a-z0-9\s/>]")
 
 #: Tags whose "<" real offers lose upstream, glued to the word before them:
 #: "procéduresp>Pré-requis", "sécuritébr />", "expérience/p>". A block tag's fragment
-#: becomes a line break (group 1), an inline one nothing. The name comes after a letter,
-#: a digit, a space, punctuation or the start, with ">" right after it (or " />"): "a > b",
-#: "plan b > plan a" and "->" are left alone.
+#: becomes a line break (a block group), an inline one nothing. The name comes after a
+#: letter, a digit, a space, punctuation or the start, with ">" right after it (or " />"):
+#: "a > b", "plan b > plan a" and "->" are left alone. A one-letter name is the end of
+#: many a word ("mini>3", "emploi>", "Top>»"): it is a fragment only as a closing tag
+#: ("/p>", "/b>"), or as "p>" before a capital letter (the next paragraph's start).
 _FRAGMENT = re.compile(
-    r"(?:(?<=[^\W_])|(?<=[\s.,;:!?)\]»\"'’])|^)/?"
-    r"(?:(br|p|li|ul|ol|div|h[1-6]|tr|td|table)|strong|span|em|b|i|u)(?:\s*/)?>"
+    r"(?:(?<=[^\W_])|(?<=[\s.,;:!?)\]»\"'’])|^)"
+    r"(?:/(?:(br|p|li|ul|ol|div|h[1-6]|tr|td|table)|strong|span|em|b|i|u)"
+    r"|(?:(br|li|ul|ol|div|h[1-6]|tr|td|table)|strong|span|em)"
+    r"|(p)(?=\s*/?>[A-ZÀ-ÖØ-Þ]))(?:\s*/)?>"
 )
 #: Rounds of entity decoding at most: "rattach&amp;eacute;(e)" needs two.
 _ENTITY_ROUNDS = 4
@@ -127,7 +131,7 @@ def decode_entities(value: str) -> str:
 
 
 def _block_or_nothing(match: re.Match[str]) -> str:
-    return "\n" if match.group(1) else ""
+    return "\n" if match.group(1) or match.group(2) or match.group(3) else ""
 
 
 def drop_fragments(value: str) -> str:

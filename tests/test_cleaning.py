@@ -288,6 +288,11 @@ def test_windows_1252_control_characters_are_read_as_their_letters(raw, clean):
         ("plan b > plan a", "plan b > plan a", "plan b > plan a"),
         ("étape 1 -> étape 2", "étape 1 -> étape 2", "étape 1 -> étape 2"),
         ("note > 12/20", "note > 12/20", "note > 12/20"),
+        # not fragments: words that end as a one-letter tag's name does
+        ("2 ans mini>3 ans", "2 ans mini>3 ans", "2 ans mini>3 ans"),
+        ("emploi> CDI", "emploi> CDI", "emploi> CDI"),
+        ("«Top>»", "«Top>»", "«Top>»"),
+        ("valeurs: i>0", "valeurs: i>0", "valeurs: i>0"),
     ],
 )  # fmt: skip
 def test_fragments_of_tags_whose_opening_bracket_was_lost_are_removed(raw, text, longtext):

@@ -166,9 +166,10 @@ def report(summary: LoadSummary) -> list[str]:
         )
         lines.append(
             f"Salaires : {number(bridge.salaries_read)} offres au salaire lisible (dont "
-            f"{number(bridge.salaries_from_comment)} lu{plural(bridge.salaries_from_comment)} "
+            f"{number(bridge.salaries_from_comment)} lue{plural(bridge.salaries_from_comment)} "
             f"dans le seul commentaire), {number(bridge.salaries_unreadable)} "
-            f"illisible{plural(bridge.salaries_unreadable)} (non comptées dans la médiane), "
+            f"illisible{plural(bridge.salaries_unreadable)} (non "
+            f"comptée{plural(bridge.salaries_unreadable)} dans la médiane), "
             f"{number(bridge.salaries_missing)} sans salaire."
         )
         if bridge.rows_without_hours or bridge.rows_without_price:

@@ -171,8 +171,8 @@ def test_the_command_says_how_many_codes_match_and_how_many_salaries_were_read(l
     # read: offers 1, 2, 3, 6 and 5 (its comment); unreadable: 4 (Cachet, "A négocier");
     # without salary: 7.
     assert (
-        "Salaires : 5 offres au salaire lisible (dont 1 lu dans le seul commentaire), "
-        "1 illisible (non comptées dans la médiane), 1 sans salaire."
+        "Salaires : 5 offres au salaire lisible (dont 1 lue dans le seul commentaire), "
+        "1 illisible (non comptée dans la médiane), 1 sans salaire."
     ) in stdout
     # F1's 92 row (0 h) and F5 (empty); F4 (0 €).
     assert "Formations : 2 lignes sans durée et 1 sans prix (0 ou vide : non donné)" in stdout

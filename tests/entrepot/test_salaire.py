@@ -63,6 +63,17 @@ def test_other_texts_give_none(text):
         ("2000 à 2200 euros", 2100.0),
         ("35000 euros annuel", 35_000 / 12),
         ("38000 €", 38_000 / 12),  # no period word: a yearly size
+        ("2,5 k€ par mois", 2500.0),  # thousands, but a month said
+        ("450 € par semaine", 450 * 52 / 12),
+        # a period word that gives no plausible salary is passed over
+        ("Base 35 heures : 1800 € brut", 1800.0),
+        ("2000 € brut + heures supplémentaires majorées", 2000.0),
+        ("Horaires : 9h-17h, 1800 € brut", 1800.0),
+        ("2000 € brut mensuel + prime annuelle", 2000.0),
+        ("12 € de l'heure, 1 mois d'essai", 12 * 151.67),
+        # an extra before the salary is skipped
+        ("Prime d'habillage 60 €, salaire 1900 € brut", 1900.0),
+        ("Prime de 150 € + taux horaire 12 €", 12 * 151.67),
     ],
 )
 def test_salary_comments_that_state_an_amount_give_it_monthly(text, monthly):
@@ -82,6 +93,11 @@ def test_salary_comments_that_state_an_amount_give_it_monthly(text, monthly):
         "35H hebdo",
         "Prime de 500 € par an",  # 42 € a month: not a salary
         "Salaire de 500000 € par mois",  # implausible
+        "SMIC + 50 € de prime",  # an extra only
+        "Smic + tickets restaurant de 9 €",
+        "Panier repas 5 € par jour",
+        "80 € / jour",  # a daily rate: no month to read from it
+        "5 € de l'heure",  # under any legal hourly wage
     ],
 )
 def test_comments_without_a_salary_give_none(text):

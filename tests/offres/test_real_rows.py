@@ -211,7 +211,7 @@ def test_comment_only_salaries_count_in_the_warehouse(run):
         else:
             assert comment is None or comment in UNREADABLE_COMMENTS, comment
     assert from_comment >= 50
-    line = f"(dont {thousands(from_comment)} lus dans le seul commentaire)"
+    line = f"(dont {thousands(from_comment)} lues dans le seul commentaire)"
     assert line in plain(run["loads"]["csv"])
     with duckdb.connect(str(run["work"] / "csv.duckdb"), read_only=True) as con:
         counted = dict(
