@@ -131,7 +131,7 @@ def decode_entities(value: str) -> str:
 
 
 def _block_or_nothing(match: re.Match[str]) -> str:
-    return "\n" if match.group(1) or match.group(2) or match.group(3) else ""
+    return "\n" if match.lastindex else ""  # only the block names are groups
 
 
 def drop_fragments(value: str) -> str:

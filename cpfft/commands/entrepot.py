@@ -20,6 +20,7 @@ from scrapy.commands import ScrapyCommand
 
 from cpfft.config import check_common_settings, check_delimiter
 from cpfft.errors import ConfigurationError
+from cpfft.rapport.fr import accord
 from cpfft.run.output import output_dir
 
 if TYPE_CHECKING:
@@ -34,11 +35,6 @@ EXIT_USAGE = 2
 def number(value: int) -> str:
     """1234567 → « 1 234 567 » (French thousands separator)."""
     return f"{value:,}".replace(",", "\u202f")
-
-
-def plural(value: int) -> str:
-    """French agreement: 0 and 1 take the singular."""
-    return "s" if value > 1 else ""
 
 
 class Command(ScrapyCommand):
@@ -166,10 +162,10 @@ def report(summary: LoadSummary) -> list[str]:
         )
         lines.append(
             f"Salaires : {number(bridge.salaries_read)} offres au salaire lisible (dont "
-            f"{number(bridge.salaries_from_comment)} lue{plural(bridge.salaries_from_comment)} "
+            f"{number(bridge.salaries_from_comment)} {accord(bridge.salaries_from_comment, 'lue')} "
             f"dans le seul commentaire), {number(bridge.salaries_unreadable)} "
-            f"illisible{plural(bridge.salaries_unreadable)} (non "
-            f"comptée{plural(bridge.salaries_unreadable)} dans la médiane), "
+            f"{accord(bridge.salaries_unreadable, 'illisible')} (non "
+            f"{accord(bridge.salaries_unreadable, 'comptée')} dans la médiane), "
             f"{number(bridge.salaries_missing)} sans salaire."
         )
         if bridge.rows_without_hours or bridge.rows_without_price:
