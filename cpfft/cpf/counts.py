@@ -6,7 +6,9 @@ no Scrapy: answers in, the next count or the groups to pack out).
    every later call carries.
 2. One grouped count of the rows per département (the null département included).
 3. Only if a département holds more than a partition's rows: one more count by
-   (département, ``code_nsf_1``) for those départements.
+   (département, ``code_nsf_1``) for those départements; and if a pair still holds
+   more, one more by (département, NSF code, ``code_formacode_1``) for those pairs
+   (:data:`cpfft.cpf.plan.LEVELS`).
 
 Every grouped count is sent with the grouped ``limit`` accepted so far
 (:class:`cpfft.cpf.plan.GroupLimit`): the portal's bound is not settled, so a count
@@ -22,21 +24,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpfft.cpf.plan import (
+    LEVEL_NAMES,
+    LEVELS,
     Group,
     GroupLimit,
     Partition,
     Schema,
     SchemaError,
     all_of,
+    counted_by,
     cut_departements,
     departement_count,
     filters,
+    finer_count,
     parse_groups,
     parse_metadata,
     plan_partitions,
     refine,
     schema_notes,
-    split_count,
 )
 from cpfft.errors import sentence
 
@@ -53,12 +58,14 @@ class Unusable(Exception):
 
 @dataclass(frozen=True)
 class Count:
-    """A grouped count to send: its parameters (the limit aside), its name in logs, and
-    for the count by (département, NSF code), the département groups it refines."""
+    """A grouped count to send: its parameters (the limit aside), its name in logs, the
+    levels it counts by (1: per département), and for a finer count, the groups it
+    refines."""
 
     params: dict[str, str]
     step: str
     groups: list[Group] | None = None
+    depth: int = 1
 
 
 class Counts:
@@ -105,33 +112,43 @@ class Counts:
         accepted = self.limits.accepted(limit)
         if accepted:
             self.notes.append((logging.INFO, accepted))
-        keys = [self.schema.field("code_departement")]
-        if count.groups is not None:
-            keys.append(self.schema.field("code_nsf_1"))
+        keys = tuple(self.schema.field(name) for name in LEVELS[: count.depth])
         try:
-            counts = parse_groups(load(), tuple(keys))
+            counts = parse_groups(load(), keys)
         except (SchemaError, ValueError) as exc:
             raise Unusable(f"cannot read the row counts: {exc}") from None
         if count.groups is not None:
             groups, warning = refine(count.groups, counts, self.partition_rows, limit)
             if warning:
-                self.notes.append((logging.WARNING, sentence(warning)))
-                self.warnings.append(warning)
-            return groups
+                self.note(warning)
+                return groups
+            return self.finer(groups, count.depth)
         problem = cut_departements(len(counts), limit)
         if problem:
             raise Unusable(problem, f"Cannot plan the partitions: {problem}")
-        groups = [Group(key[0], n) for key, n in counts]
+        return self.finer([Group(key, n) for key, n in counts], 1)
+
+    def finer(self, groups: list[Group], depth: int) -> Count | list[Group]:
+        """The count by one more level of the groups of ``depth`` levels that are bigger
+        than a partition, or the groups to pack when none is (or no level is left)."""
+        assert self.schema is not None
         try:
-            split = split_count(groups, self.partition_rows, self.schema, self.where)
-        except SchemaError as exc:  # no NSF field to split by: bigger exports, no row lost
-            warning = f"{exc}: départements bigger than CPF_PARTITION_ROWS are exported whole"
-            self.notes.append((logging.WARNING, sentence(warning)))
-            self.warnings.append(warning)
+            params = finer_count(groups, depth, self.partition_rows, self.schema, self.where)
+        except SchemaError as exc:  # no field to split by: bigger exports, no row lost
+            what = "départements" if depth == 1 else "groups"
+            self.note(
+                f"{exc}: {what} bigger than CPF_PARTITION_ROWS are exported whole, "
+                f"not split by {LEVEL_NAMES[depth]}"
+            )
             return groups
-        if split is None:
+        if params is None:
             return groups
-        return Count(split, "row count per département and NSF code", groups)
+        return Count(params, counted_by(depth + 1), groups, depth + 1)
+
+    def note(self, warning: str) -> None:
+        """A warning for the log and the run summary: a count that cost no row."""
+        self.notes.append((logging.WARNING, sentence(warning)))
+        self.warnings.append(warning)
 
     def refused(self, sent: int, status: int, body: bytes) -> str | None:
         """A count sent with ``limit=sent`` failed with HTTP ``status``: if the portal
@@ -153,8 +170,7 @@ class Counts:
         """The partitions the groups pack into, and each one's full ODSQL condition."""
         assert self.schema is not None
         partitions = plan_partitions(groups, self.partition_rows, self.args["max_records"])
-        departement = self.schema.field("code_departement")
-        # Only a group split by NSF code needs the field, and it was found to split it.
-        nsf = self.schema.actual.get("code_nsf_1", "code_nsf_1")
-        queries = {p.number: all_of([self.where, p.where(departement, nsf)]) for p in partitions}
+        # A level's field is needed only by the groups split by it, found when splitting.
+        fields = tuple(self.schema.actual.get(name, name) for name in LEVELS)
+        queries = {p.number: all_of([self.where, p.where(fields)]) for p in partitions}
         return partitions, queries

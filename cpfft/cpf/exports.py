@@ -79,18 +79,26 @@ def ends_on_whole_row(body: bytes) -> bool:
 
 
 def plan_lines(
-    rows: int, partitions: int, partition_rows: int, quota_left: int | None
+    rows: int, partitions: list[Partition], partition_rows: int, quota_left: int | None
 ) -> list[tuple[int, str]]:
-    """What to log, as (logging level, line), once ``rows`` rows are planned in
-    ``partitions`` exports; ``quota_left``: calls left in today's quota, if known."""
+    """What to log, as (logging level, line), once ``rows`` rows are planned in these
+    exports; ``quota_left``: calls left in today's quota, if known. A partition bigger
+    than ``partition_rows`` (a group no finer count could split) is named by its size:
+    it is held in memory whole while it is read."""
     if not partitions:
         return [(INFO, "No row matches the filters: the CSV will hold the header only")]
     plan = (
-        f"Plan: {rows} rows in {partitions} partition(s) of at most {partition_rows} rows, "
-        "one export call each"
+        f"Plan: {rows} rows in {len(partitions)} partition(s) of at most {partition_rows} "
+        "rows, one export call each"
     )
+    bigger = sorted((p.expected for p in partitions if p.expected > partition_rows), reverse=True)
+    if bigger:
+        plan += (
+            f", except {len(bigger)} that no finer count could split "
+            f"(the biggest: {bigger[0]} rows)"
+        )
     lines = [(INFO, plan)]
-    warning = quota_warning(quota_left, partitions)
+    warning = quota_warning(quota_left, len(partitions))
     if warning:
         lines.append((WARNING, warning))
     return lines
@@ -224,23 +232,20 @@ class Exports:
         return sum(p.expected for p in self.partitions.values())
 
     def not_written_yet(
-        self, partitions: list[Partition], written: Iterable[tuple[str, str]]
+        self, partitions: list[Partition], written: Iterable[tuple[str, ...]]
     ) -> tuple[list[Partition], int]:
         """Resumed run: the partitions whose rows are not all in the output file already,
-        and the rows kept from it. ``written``: (code_departement, code_nsf_1) of each
-        row in the file ('' for an empty cell). A complete partition is done."""
-        by_departement: Counter[str | None] = Counter()
-        by_nsf: Counter[tuple[str | None, str | None]] = Counter()
-        for departement, nsf in written:
-            dep = departement or None
-            by_departement[dep] += 1
-            by_nsf[dep, nsf or None] += 1
+        and the rows kept from it. ``written``: the :data:`~cpfft.cpf.plan.LEVELS` values
+        (code_departement, code_nsf_1, code_formacode_1) of each row in the file ('' for
+        an empty cell). A complete partition is done."""
+        rows: Counter[tuple[str | None, ...]] = Counter()
+        for values in written:
+            key = tuple(v or None for v in values)
+            for depth in range(1, len(key) + 1):
+                rows[key[:depth]] += 1
         left, kept_rows = [], 0
         for partition in partitions:
-            have = sum(
-                by_nsf[g.departement, g.nsf] if g.by_nsf else by_departement[g.departement]
-                for g in partition.groups
-            )
+            have = sum(rows[g.key] for g in partition.groups)
             if partition.limit is None and have == partition.expected:
                 self.done.add(partition.number)
                 kept_rows += have

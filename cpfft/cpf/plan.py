@@ -8,9 +8,10 @@ but one export of the entire catalogue would be hundreds of MB held in memory
 (Scrapy buffers response bodies) and, if cut, all lost. So one ``group_by``
 call counts the rows of every département; départements are packed into
 partitions of at most ``CPF_PARTITION_ROWS`` rows (a département bigger than
-that is split by ``code_nsf_1`` with one more count call); each partition is
-one streamed JSONL export whose row count is known in advance, which makes a
-cut export detectable.
+that is counted again by ``code_nsf_1``, and a (département, NSF code) pair
+still bigger by ``code_formacode_1``: one more count call per level, see
+:data:`LEVELS`); each partition is one streamed JSONL export whose row count is
+known in advance, which makes a cut export detectable.
 """
 
 from __future__ import annotations
@@ -221,14 +222,60 @@ def filters(schema: Schema, args: Mapping[str, Any], themes: Mapping[str, Iterab
 # ------------------------------------------------------------------ partitions
 
 
+#: The fields the rows are counted by, coarsest first, and how a log line names them. A
+#: group bigger than a partition is counted again by the next field, within itself: the
+#: rows without a place (nearly half of the real catalogue) form one group per NSF code,
+#: and the biggest of those (326, informatique) outgrows a partition on its own, so a
+#: third level, the main Formacode (thousands of codes), is needed to split it.
+LEVELS = ("code_departement", "code_nsf_1", "code_formacode_1")
+LEVEL_NAMES = ("département", "NSF code", "Formacode")
+
+Key = tuple[str | None, ...]
+
+
 @dataclass(frozen=True)
 class Group:
-    """Rows of one département (``nsf`` unset), or of one (département, NSF code) pair."""
+    """The rows whose first ``len(key)`` :data:`LEVELS` fields hold ``key`` (None: the
+    field is null): a département ``("75",)``, a pair ``("75", "326")``, a triple…"""
 
-    departement: str | None
+    key: Key
     count: int
-    nsf: str | None = None
-    by_nsf: bool = False
+
+    @property
+    def departement(self) -> str | None:
+        return self.key[0]
+
+    def describe(self) -> str:
+        """``75``, ``sans département``, ``75 · NSF code 326``, ``sans département · NSF
+        code 326 · Formacode 31026``: the group as a log line names it."""
+        parts = [self.key[0] or "sans département"]
+        for name, value in zip(LEVEL_NAMES[1:], self.key[1:], strict=False):
+            parts.append(f"{name} {value or 'null'}")
+        return " · ".join(parts)
+
+
+def condition(keys: Iterable[Key], fields: tuple[str, ...], depth: int = 0) -> str:
+    """One ODSQL condition selecting the rows of every key (keys of any length, none a
+    prefix of another): keys ending at this level share one ``in (…)`` list, longer
+    ones are grouped by their value here and conditioned further."""
+    ends: list[str | None] = []
+    deeper: dict[str | None, list[Key]] = {}
+    for key in keys:
+        if len(key) == depth + 1:
+            ends.append(key[depth])
+        else:
+            deeper.setdefault(key[depth], []).append(key)
+    name = fields[depth]
+    clauses = []
+    known = sorted(v for v in ends if v is not None)
+    if known:
+        clauses.append(in_list(name, known))
+    if None in ends:
+        clauses.append(f"{name} is null")
+    for value, longer in sorted(deeper.items(), key=lambda kv: kv[0] or ""):
+        head = f"{name} is null" if value is None else f"{name} = {quote(value)}"
+        clauses.append(f"{head} and {condition(longer, fields, depth + 1)}")
+    return any_of(clauses)
 
 
 @dataclass
@@ -245,30 +292,10 @@ class Partition:
         """Set the rows this partition's export must hold, from a (fresh) count."""
         self.expected = rows if self.limit is None else min(rows, self.limit)
 
-    def where(self, departement_field: str, nsf_field: str) -> str:
-        whole = [g for g in self.groups if not g.by_nsf]
-        codes = sorted(g.departement for g in whole if g.departement is not None)
-        clauses = []
-        if codes:
-            clauses.append(in_list(departement_field, codes))
-        if any(g.departement is None for g in whole):
-            clauses.append(f"{departement_field} is null")
-        split: dict[str | None, list[str | None]] = {}
-        for g in self.groups:
-            if g.by_nsf:
-                split.setdefault(g.departement, []).append(g.nsf)
-        for dep, nsfs in sorted(split.items(), key=lambda kv: kv[0] or ""):
-            dep_clause = (
-                f"{departement_field} is null"
-                if dep is None
-                else f"{departement_field} = {quote(dep)}"
-            )
-            known = sorted(n for n in nsfs if n is not None)
-            nsf_clauses = [in_list(nsf_field, known)] if known else []
-            if None in nsfs:
-                nsf_clauses.append(f"{nsf_field} is null")
-            clauses.append(f"{dep_clause} and {any_of(nsf_clauses)}")
-        return any_of(clauses)
+    def where(self, fields: tuple[str, ...]) -> str:
+        """The partition's rows as one ODSQL condition (``fields``: the :data:`LEVELS`
+        as the dataset names them)."""
+        return condition((g.key for g in self.groups), fields)
 
     def label(self) -> str:
         """``partition 3 (départements 75)``: which partition, without its row count."""
@@ -319,54 +346,61 @@ def cut_departements(found: int, limit: int) -> str | None:
     )
 
 
-def split_count(
-    groups: list[Group], partition_rows: int, schema: Schema, where: str
+def counted_by(depth: int) -> str:
+    """How the count by the first ``depth`` levels is named: ``row count per département
+    and NSF code``."""
+    names = LEVEL_NAMES[:depth]
+    shown = names[0] if depth == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"row count per {shown}"
+
+
+def finer_count(
+    groups: list[Group], depth: int, partition_rows: int, schema: Schema, where: str
 ) -> dict[str, str] | None:
-    """The count by (département, NSF code) of the départements bigger than a
-    partition, or None when none is (the groups are packed as they are)."""
-    big = [g for g in groups if g.count > partition_rows]
-    if not big:
+    """The count by one more level of the groups of ``depth`` levels bigger than a
+    partition, within those groups only; None when there is none or no level is left
+    (the groups are packed as they are). SchemaError if the next level's field is gone."""
+    big = [g for g in groups if len(g.key) == depth and g.count > partition_rows]
+    if not big or depth >= len(LEVELS):
         return None
-    departement = schema.field("code_departement")
-    nsf = schema.field("code_nsf_1")
-    codes = [g.departement for g in big if g.departement is not None]
-    scope = [in_list(departement, codes)] if codes else []
-    if any(g.departement is None for g in big):
-        scope.append(f"{departement} is null")
+    fields = tuple(schema.field(name) for name in LEVELS[: depth + 1])
+    keys = ", ".join(fields)
     return {
-        "select": f"{departement}, {nsf}, count(*) as n",
-        "group_by": f"{departement}, {nsf}",
-        "where": all_of([where, any_of(scope)]),
+        "select": f"{keys}, count(*) as n",
+        "group_by": keys,
+        "where": all_of([where, condition((g.key for g in big), fields)]),
     }
 
 
 def refine(
     groups: list[Group],
-    counts: list[tuple[tuple[str | None, ...], int]],
+    counts: list[tuple[Key, int]],
     partition_rows: int,
     limit: int,
 ) -> tuple[list[Group], str | None]:
-    """The groups to pack once the count by (département, NSF code) answered
-    ``counts`` (sent with ``limit``): each big département replaced by its pairs.
+    """The groups to pack once the count by one more level answered ``counts`` (sent
+    with ``limit``): each big group it counted replaced by its finer groups.
 
-    With as many pairs as the limit allows, the count may be cut and a pair left out
-    would never be exported. The département counts are whole, so the big
-    départements are exported whole instead (bigger exports, no row lost): the
-    groups come back unchanged, with the warning that says so.
+    With as many groups as the limit allows, the count may be cut and a group left out
+    would never be exported. The coarser counts are whole, so the big groups are
+    exported whole instead (bigger exports, no row lost): the groups come back
+    unchanged, with the warning that says so.
     """
+    depth = len(counts[0][0]) if counts else 0
     if len(counts) >= limit:
         big = sorted(
-            g.departement or "sans département" for g in groups if g.count > partition_rows
+            g.describe() for g in groups if len(g.key) == depth - 1 and g.count > partition_rows
         )
+        what = "départements" if depth == 2 else "groups"
         warning = (
-            f"the count per département and NSF code gave {len(counts)} groups, as many "
-            f"as limit={limit} allows, so it may be cut: départements {', '.join(big)} "
-            "are exported whole, not split by NSF code"
+            f"the {counted_by(depth)[4:]} gave {len(counts)} groups, as many as "
+            f"limit={limit} allows, so it may be cut: {what} {', '.join(big)} are exported "
+            f"whole, not split by {LEVEL_NAMES[depth - 1]}"
         )
         return groups, warning
-    split = {key[0] for key, _ in counts}
-    finer = [Group(key[0], n, nsf=key[1], by_nsf=True) for key, n in counts]
-    kept = [g for g in groups if g.count <= partition_rows or g.departement not in split]
+    split = {key[:-1] for key, _ in counts}
+    finer = [Group(key, n) for key, n in counts]
+    kept = [g for g in groups if g.count <= partition_rows or g.key not in split]
     return kept + finer, None
 
 
@@ -393,7 +427,7 @@ def plan_partitions(
     loads: list[int] = []
     ordered = sorted(
         (g for g in groups if g.count > 0),
-        key=lambda g: (-g.count, g.departement or "", g.nsf or ""),
+        key=lambda g: (-g.count, tuple(v or "" for v in g.key)),
     )
     for group in ordered:
         for i, load in enumerate(loads):

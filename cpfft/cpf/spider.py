@@ -32,7 +32,7 @@ from cpfft.cpf.exports import (
     plan_lines,
     resume_line,
 )
-from cpfft.cpf.plan import Group, Partition, themes_from
+from cpfft.cpf.plan import LEVELS, Group, Partition, themes_from
 from cpfft.errors import sentence
 from cpfft.items import FORMATION_FIELDS, Formation
 from cpfft.middlewares.retry import JSON_META
@@ -143,7 +143,7 @@ class CpfSpider(ApiSpider):
         stats.set_value("cpfft/partitions", len(partitions))
         quota_left = stats.get_value("cpfft/quota/remaining")
         rows, partition_rows = self.progress_total, self.counts.partition_rows
-        log_lines(logger, plan_lines(rows, len(partitions), partition_rows, quota_left))
+        log_lines(logger, plan_lines(rows, partitions, partition_rows, quota_left))
         if not partitions:
             return
         resumed = self.crawler.settings.get("CPFFT_RESUME_FROM")
@@ -156,7 +156,7 @@ class CpfSpider(ApiSpider):
         """Resumed run: the partitions whose rows are not all in the output file already."""
         delimiter = self.crawler.settings.get("CPFFT_CSV_DELIMITER", ",")
         written = (
-            (unguard(row.get("code_departement") or ""), unguard(row.get("code_nsf_1") or ""))
+            tuple(unguard(row.get(name) or "") for name in LEVELS)
             for row in existing_rows(path, delimiter)
         )
         left, kept_rows = self.exports.not_written_yet(partitions, written)

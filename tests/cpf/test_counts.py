@@ -67,7 +67,7 @@ def test_small_departements_are_packed_as_counted():
     first = made.metadata(lambda: METADATA)
     groups = made.answered(first, 20_000, answer({"code_departement": "75", "n": 60},
                                                  {"code_departement": None, "n": 3}))  # fmt: skip
-    assert groups == [Group("75", 60), Group(None, 3)]
+    assert groups == [Group(("75",), 60), Group((None,), 3)]
     partitions, queries = made.partitions(groups)
     assert [p.expected for p in partitions] == [63]
     assert queries == {
@@ -82,25 +82,79 @@ def test_a_big_departement_is_counted_again_by_nsf_code_then_split():
                                               {"code_departement": "92", "n": 10}))  # fmt: skip
     assert isinstance(big, Count)
     assert big.step == "row count per département and NSF code"
-    assert big.groups == [Group("75", 60), Group("92", 10)]
+    assert big.groups == [Group(("75",), 60), Group(("92",), 10)]
     assert big.params["group_by"] == "code_departement, code_nsf_1"
     pairs = made.answered(big, 20_000, answer(
         {"code_departement": "75", "code_nsf_1": "326", "n": 40},
         {"code_departement": "75", "code_nsf_1": None, "n": 20},
     ))  # fmt: skip
-    assert pairs == [Group("92", 10), Group("75", 40, nsf="326", by_nsf=True),
-                     Group("75", 20, nsf=None, by_nsf=True)]  # fmt: skip
+    assert pairs == [Group(("92",), 10), Group(("75", "326"), 40),
+                     Group(("75", None), 20)]  # fmt: skip
     assert made.warnings == []
+
+
+def test_a_pair_still_too_big_is_counted_again_by_formacode_then_split():
+    """Real rows without a place form one group per NSF code; the biggest outgrows a
+    partition on its own: a third count splits it by main Formacode."""
+    made = counts(partition_rows=50)
+    big = Count({}, "row count per département and NSF code",
+                [Group(("75",), 30), Group((None,), 130)], depth=2)  # fmt: skip
+    pairs = made.answered(big, 20_000, answer(
+        {"code_departement": None, "code_nsf_1": "326", "n": 110},
+        {"code_departement": None, "code_nsf_1": "100", "n": 20},
+    ))  # fmt: skip
+    assert isinstance(pairs, Count)
+    assert pairs.step == "row count per département, NSF code and Formacode"
+    assert pairs.depth == 3
+    assert pairs.params == {
+        "select": "code_departement, code_nsf_1, code_formacode_1, count(*) as n",
+        "group_by": "code_departement, code_nsf_1, code_formacode_1",
+        "where": '(code_region in ("11")) and (code_departement is null and code_nsf_1 in ("326"))',
+    }
+    groups = made.answered(pairs, 20_000, answer(
+        {"code_departement": None, "code_nsf_1": "326", "code_formacode_1": "31026", "n": 45},
+        {"code_departement": None, "code_nsf_1": "326", "code_formacode_1": "31054", "n": 40},
+        {"code_departement": None, "code_nsf_1": "326", "code_formacode_1": None, "n": 25},
+    ))  # fmt: skip
+    assert groups == [Group(("75",), 30), Group((None, "100"), 20),
+                      Group((None, "326", "31026"), 45), Group((None, "326", "31054"), 40),
+                      Group((None, "326", None), 25)]  # fmt: skip
+    partitions, queries = made.partitions(groups)
+    assert max(p.expected for p in partitions) <= 50
+    assert sum(p.expected for p in partitions) == 160
+    assert queries[1] == (
+        '(code_region in ("11")) and (code_departement is null and code_nsf_1 = "326" and '
+        'code_formacode_1 in ("31026"))'
+    )
+    assert made.warnings == []
+
+
+def test_without_a_formacode_field_big_pairs_are_exported_whole():
+    fields = [f for f in METADATA["fields"] if f["name"] != "code_formacode_1"]
+    made = Counts(ARGS, {}, 50, [])
+    made.metadata(lambda: {**METADATA, "fields": fields})
+    made.notes.clear()
+    big = Count({}, "row count per département and NSF code", [Group(("75",), 60)], depth=2)
+    groups = made.answered(big, 20_000, answer(
+        {"code_departement": "75", "code_nsf_1": "326", "n": 55},
+        {"code_departement": "75", "code_nsf_1": None, "n": 5},
+    ))  # fmt: skip
+    assert groups == [Group(("75", "326"), 55), Group(("75", None), 5)]
+    line = (
+        "the dataset has no 'code_formacode_1' field any more (aliases tried: none): groups "
+        "bigger than CPF_PARTITION_ROWS are exported whole, not split by Formacode"
+    )
+    assert made.warnings == [line]
 
 
 def test_a_pair_count_as_long_as_its_limit_exports_the_big_departements_whole():
     made = counts(partition_rows=50)
-    big = Count({}, "row count per département and NSF code", [Group("75", 60)])
+    big = Count({}, "row count per département and NSF code", [Group(("75",), 60)], depth=2)
     groups = made.answered(big, 2, answer(
         {"code_departement": "75", "code_nsf_1": "326", "n": 40},
         {"code_departement": "75", "code_nsf_1": "100", "n": 20},
     ))  # fmt: skip
-    assert groups == [Group("75", 60)]
+    assert groups == [Group(("75",), 60)]
     assert made.warnings == [
         (
             "the count per département and NSF code gave 2 groups, as many as limit=2 "
@@ -127,10 +181,10 @@ def test_without_an_nsf_field_big_departements_are_exported_whole():
     first = made.metadata(lambda: {**METADATA, "fields": fields})
     made.notes.clear()
     groups = made.answered(first, 20_000, answer({"code_departement": "75", "n": 60}))
-    assert groups == [Group("75", 60)]
+    assert groups == [Group(("75",), 60)]
     line = (
         "The dataset has no 'code_nsf_1' field any more (aliases tried: none): départements "
-        "bigger than CPF_PARTITION_ROWS are exported whole"
+        "bigger than CPF_PARTITION_ROWS are exported whole, not split by NSF code"
     )
     assert made.notes == [(logging.WARNING, line)]
     assert made.warnings == ["t" + line[1:]]  # in the run summary too: it cost no row

@@ -30,7 +30,7 @@ DESCRIBED = "partition 1 (départements 75; 100 rows)"
 def tracker(max_attempts: int = 3, *partitions: Partition) -> Exports:
     """Partition 1: département 75, 100 rows counted (unless others are given)."""
     exports = Exports(max_attempts)
-    exports.plan(partitions or [Partition(1, [Group("75", 100)])])
+    exports.plan(partitions or [Partition(1, [Group(("75",), 100)])])
     exports.queries = {n: f"q{n}" for n in exports.partitions}
     exports.queue(exports.partitions.values())
     while exports.may_start():
@@ -56,7 +56,7 @@ def test_body_helpers():
 
 def test_plan_slots_and_calls():
     exports = Exports(3)
-    partitions = [Partition(n, [Group(f"0{n}", 10 * n)]) for n in (1, 2, 3)]
+    partitions = [Partition(n, [Group((f"0{n}",), 10 * n)]) for n in (1, 2, 3)]
     partitions[2].limit = 5
     partitions[2].recount(30)
     assert exports.plan(partitions) == 10 + 20 + 5
@@ -187,7 +187,7 @@ def test_recount_unreadable_gives_the_partition_up():
 
 
 def test_short_for_good_with_the_same_rows_each_time_is_written():
-    exports = tracker(2, Partition(1, [Group("75", 1200)]))
+    exports = tracker(2, Partition(1, [Group(("75",), 1200)]))
     step = exports.exported(1, 1, whole=True, received=1090)
     exports.counted(step.then, 1150)  # the count moves: 1 150 now
     step = exports.exported(1, 2, whole=True, received=1090)
@@ -267,14 +267,14 @@ def test_longer_export_whose_fresh_count_disagrees(fresh, says):
 
 def test_fresh_count_is_capped_by_the_partition_limit():
     # max_records: the export holds the first 50 rows at most; 40 rows counted.
-    exports = tracker(3, Partition(1, [Group("75", 40)], limit=50))
+    exports = tracker(3, Partition(1, [Group(("75",), 40)], limit=50))
     step = exports.exported(1, 1, whole=True, received=50)
     assert step.then == Fetch(Ask.VERIFY, 1, 1, 50)
     step = exports.counted(step.then, 70)  # 70 rows match now: the export's 50 are right
     assert step.then == Over(1)
     assert step.total_change == 10
     assert exports.partitions[1].expected == 50
-    exports = tracker(3, Partition(1, [Group("75", 40)], limit=50))
+    exports = tracker(3, Partition(1, [Group(("75",), 40)], limit=50))
     step = exports.exported(1, 1, whole=True, received=45)
     step = exports.counted(step.then, 70)
     assert step.then.failure == (
@@ -307,9 +307,9 @@ def test_failed_export_or_recount_gives_the_partition_up():
 
 def test_missing_lines_in_partition_order():
     partitions = [
-        Partition(1, [Group("75", 100)]),
-        Partition(2, [Group("13", 50), Group(None, 5)]),
-        Partition(3, [Group("33", 20)]),
+        Partition(1, [Group(("75",), 100)]),
+        Partition(2, [Group(("13",), 50), Group((None,), 5)]),
+        Partition(3, [Group(("33",), 20)]),
     ]
     exports = tracker(3, *partitions)
     exports.over(Over(3, "HTTP 500"))
@@ -322,19 +322,27 @@ def test_missing_lines_in_partition_order():
 
 def test_resume_keeps_only_partitions_not_all_written():
     partitions = [
-        Partition(1, [Group("75", 2)]),  # complete in the file
-        Partition(2, [Group("13", 2)]),  # one row missing
-        Partition(3, [Group("33", 1, nsf="326", by_nsf=True), Group(None, 1)]),  # complete
-        Partition(4, [Group("69", 1)], limit=1),  # limited: always fetched again
-        Partition(5, [Group("33", 1, nsf=None, by_nsf=True)]),  # no row
+        Partition(1, [Group(("75",), 2)]),  # complete in the file
+        Partition(2, [Group(("13",), 2)]),  # one row missing
+        Partition(3, [Group(("33", "326"), 1), Group((None,), 1)]),  # complete
+        Partition(4, [Group(("69",), 1)], limit=1),  # limited: always fetched again
+        Partition(5, [Group(("33", None), 1)]),  # no row
+        # Split down to the Formacode: complete, then one row short.
+        Partition(6, [Group(("971", "326", "31026"), 2), Group(("971", "326", None), 1)]),
+        Partition(7, [Group(("971", "326", "31054"), 2)]),
     ]
     exports = Exports(3)
     exports.plan(partitions)
-    written = [("75", "326"), ("75", ""), ("13", "100"), ("33", "326"), ("", "200"), ("69", "")]
+    written = [
+        ("75", "326", "31026"), ("75", "", ""), ("13", "100", "31026"), ("33", "326", ""),
+        ("", "200", "31026"), ("69", "", "15254"),
+        ("971", "326", "31026"), ("971", "326", "31026"), ("971", "326", ""),
+        ("971", "326", "31054"),
+    ]  # fmt: skip
     left, kept_rows = exports.not_written_yet(partitions, written)
-    assert [p.number for p in left] == [2, 4, 5]
-    assert kept_rows == 4
-    assert exports.done == {1, 3}
+    assert [p.number for p in left] == [2, 4, 5, 7]
+    assert kept_rows == 7
+    assert exports.done == {1, 3, 6}
     exports.queue(left)
     assert [exports.start().number, exports.start().number] == [2, 4]
 
@@ -351,15 +359,30 @@ def test_two_snapshots_are_told_once():
 
 
 def test_plan_lines_say_the_plan_and_warn_when_the_quota_is_short():
-    assert plan_lines(0, 0, 500, 3) == [
+    assert plan_lines(0, [], 500, 3) == [
         (logging.INFO, "No row matches the filters: the CSV will hold the header only")
     ]
+    parts = [Partition(n, [Group((f"0{n}",), 400)]) for n in (1, 2, 3)]
     plan = "Plan: 1200 rows in 3 partition(s) of at most 500 rows, one export call each"
-    assert plan_lines(1200, 3, 500, None) == [(logging.INFO, plan)]
-    assert plan_lines(1200, 3, 500, 3) == [(logging.INFO, plan)]
-    assert plan_lines(1200, 3, 500, 2) == [
+    assert plan_lines(1200, parts, 500, None) == [(logging.INFO, plan)]
+    assert plan_lines(1200, parts, 500, 3) == [(logging.INFO, plan)]
+    assert plan_lines(1200, parts, 500, 2) == [
         (logging.INFO, plan),
         (WARNING, "Only 2 API calls left in today's quota for 3 exports: the run may stop early"),
+    ]
+    # Groups no finer count could split: the line does not claim "at most 500".
+    parts += [
+        Partition(4, [Group((None, "326", "31026"), 900)]),
+        Partition(5, [Group(("75",), 600)]),
+    ]
+    assert plan_lines(2700, parts, 500, None) == [
+        (
+            logging.INFO,
+            (
+                "Plan: 2700 rows in 5 partition(s) of at most 500 rows, one export call each, "
+                "except 2 that no finer count could split (the biggest: 900 rows)"
+            ),
+        )
     ]
 
 

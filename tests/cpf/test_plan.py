@@ -7,15 +7,19 @@ import pytest
 from cpfft.cpf.plan import (
     GROUP_LIMIT,
     GROUP_LIMIT_STEPS,
+    LEVELS,
     Group,
     GroupLimit,
     Partition,
     Schema,
     SchemaError,
     api_message,
+    condition,
+    counted_by,
     cut_departements,
     departement_count,
     filters,
+    finer_count,
     is_limit_refusal,
     limit_rule,
     next_group_limit,
@@ -27,7 +31,6 @@ from cpfft.cpf.plan import (
     quota_warning,
     quote,
     refine,
-    split_count,
 )
 from cpfft.items import FORMATION_FIELDS
 from tests.fakeapi.cpfdata import INDEX, CpfDataset, CpfDatasetConfig
@@ -72,7 +75,10 @@ def test_parse_groups_accepts_the_count_spellings():
 
 
 def test_packing_respects_the_target_and_keeps_big_groups_alone():
-    groups = [Group(f"{i:02d}", 3000) for i in range(1, 8)] + [Group("75", 25000), Group(None, 40)]
+    groups = [Group((f"{i:02d}",), 3000) for i in range(1, 8)] + [
+        Group(("75",), 25000),
+        Group((None,), 40),
+    ]
     parts = plan_partitions(groups, 10000)
     assert sum(p.expected for p in parts) == 7 * 3000 + 25000 + 40
     assert [p.expected for p in parts if p.expected > 10000] == [25000]
@@ -83,7 +89,7 @@ def test_packing_respects_the_target_and_keeps_big_groups_alone():
 
 
 def test_max_records_keeps_only_what_is_needed():
-    groups = [Group(f"{i:02d}", 3000) for i in range(1, 8)]
+    groups = [Group((f"{i:02d}",), 3000) for i in range(1, 8)]
     parts = plan_partitions(groups, 10000, max_records=7000)
     assert [p.expected for p in parts] == [7000]
     assert parts[0].limit == 7000
@@ -96,18 +102,25 @@ def test_partitions_select_every_row_exactly_once():
     data = CpfDataset(CpfDatasetConfig(rows=6000, heavy_share=0.5, null_location_share=0.03))
     emulator = OdsEmulator(rows=6000)
     schema = emulator.schema
+    dep, nsf, formacode = (INDEX[name] for name in LEVELS)
     by_dep = data.count_by("code_departement")
     assert by_dep["75"] > 2000
     assert by_dep[None] > 0
-    groups = [Group(dep, n) for dep, n in by_dep.items() if dep != "75"]
-    # Split the heavy département by NSF code, the null NSF included.
-    nsf = Counter(r[INDEX["code_nsf_1"]] for r in data.rows if r[INDEX["code_departement"]] == "75")
-    assert None in nsf
-    groups += [Group("75", n, nsf=code, by_nsf=True) for code, n in nsf.items()]
+    groups = [Group((d,), n) for d, n in by_dep.items() if d != "75"]
+    # Split the heavy département by NSF code, the null NSF included, and its biggest
+    # NSF code by Formacode, down to the third level.
+    pairs = Counter(r[nsf] for r in data.rows if r[dep] == "75")
+    assert None in pairs
+    biggest = max(pairs, key=lambda code: pairs[code] if code else 0)
+    groups += [Group(("75", code), n) for code, n in pairs.items() if code != biggest]
+    triples = Counter(r[formacode] for r in data.rows if r[dep] == "75" and r[nsf] == biggest)
+    assert len(triples) > 1
+    groups += [Group(("75", biggest, code), n) for code, n in triples.items()]
     parts = plan_partitions(groups, 1000)
+    assert any(len(g.key) == 3 for p in parts for g in p.groups)
     hits = Counter()
     for part in parts:
-        where = part.where("code_departement", "code_nsf_1")
+        where = part.where(LEVELS)
         predicate = compile_where([where], schema)
         matched = [i for i, row in enumerate(data.rows) if predicate(row)]
         assert len(matched) == part.expected, where
@@ -116,11 +129,24 @@ def test_partitions_select_every_row_exactly_once():
     assert set(hits.values()) == {1}
 
 
+def test_condition_groups_keys_by_level():
+    fields = ("d", "n", "f")
+    assert condition([("75",), (None,), ("13",)], fields) == '(d in ("13", "75") or d is null)'
+    assert condition([("75", "326"), ("75", None)], fields) == (
+        'd = "75" and (n in ("326") or n is null)'
+    )
+    assert condition(
+        [("13",), (None, "326", "31026"), (None, "326", None), (None, "100")], fields
+    ) == (
+        '(d in ("13") or d is null and (n in ("100") or n = "326" and (f in ("31026") or f is null)))'
+    )
+
+
 def test_partition_label_and_description():
-    part = Partition(3, [Group("75", 10012), Group(None, 3)])
+    part = Partition(3, [Group(("75",), 10012), Group((None,), 3)])
     assert part.label() == "partition 3 (départements 75, sans département)"
     assert part.describe() == "partition 3 (départements 75, sans département; 10015 rows)"
-    many = Partition(1, [Group(f"{i:02d}", 1) for i in range(1, 9)])
+    many = Partition(1, [Group((f"{i:02d}",), 1) for i in range(1, 9)])
     assert many.label() == "partition 1 (départements 01, 02, 03, 04, 05, 06 and 2 more)"
 
 
@@ -267,9 +293,9 @@ def test_counts_cut_and_split():
         "row count per département: 102 groups came back, as many as limit=102 allows, so "
         "some may be missing; nothing was fetched"
     )
-    groups = [Group("75", 30), Group(None, 20), Group("13", 5)]
-    assert split_count(groups, 30, EVERY_FIELD, "") is None
-    assert split_count(groups, 10, EVERY_FIELD, "q") == {
+    groups = [Group(("75",), 30), Group((None,), 20), Group(("13",), 5)]
+    assert finer_count(groups, 1, 30, EVERY_FIELD, "") is None
+    assert finer_count(groups, 1, 10, EVERY_FIELD, "q") == {
         "select": "code_departement, code_nsf_1, count(*) as n",
         "group_by": "code_departement, code_nsf_1",
         "where": '(q) and ((code_departement in ("75") or code_departement is null))',
@@ -278,10 +304,10 @@ def test_counts_cut_and_split():
     finer, warning = refine(groups, counts, 10, limit=4)
     assert warning is None
     assert finer == [
-        Group("13", 5),
-        Group("75", 25, nsf="326", by_nsf=True),
-        Group("75", 5, nsf=None, by_nsf=True),
-        Group(None, 20, nsf="100", by_nsf=True),
+        Group(("13",), 5),
+        Group(("75", "326"), 25),
+        Group(("75", None), 5),
+        Group((None, "100"), 20),
     ]
     same, warning = refine(groups, counts, 10, limit=3)
     assert same == groups
@@ -290,6 +316,40 @@ def test_counts_cut_and_split():
         "so it may be cut: départements 75, sans département are exported whole, not split "
         "by NSF code"
     )
+    # The pairs still bigger than a partition are counted by Formacode, within themselves;
+    # the département left whole (13) and the small pairs are not counted again.
+    assert finer_count(finer, 1, 10, EVERY_FIELD, "q") is None  # no whole département is big
+    assert finer_count(finer, 2, 10, EVERY_FIELD, "q") == {
+        "select": "code_departement, code_nsf_1, code_formacode_1, count(*) as n",
+        "group_by": "code_departement, code_nsf_1, code_formacode_1",
+        "where": (
+            '(q) and ((code_departement is null and code_nsf_1 in ("100") or '
+            'code_departement = "75" and code_nsf_1 in ("326")))'
+        ),
+    }
+    counts = [(("75", "326", "31026"), 15), (("75", "326", None), 10), ((None, "100", "15254"), 20)]
+    finest, warning = refine(finer, counts, 10, limit=4)
+    assert warning is None
+    assert finest == [
+        Group(("13",), 5),
+        Group(("75", None), 5),
+        *(Group(key, n) for key, n in counts),
+    ]
+    # No fourth level: a triple bigger than a partition is packed alone.
+    assert finer_count(finest, 3, 10, EVERY_FIELD, "q") is None
+    assert [p.expected for p in plan_partitions(finest, 10)] == [20, 15, 10, 10]
+    same, warning = refine(finer, counts, 10, limit=3)
+    assert same == finer
+    assert warning == (
+        "the count per département, NSF code and Formacode gave 3 groups, as many as limit=3 "
+        "allows, so it may be cut: groups 75 · NSF code 326, sans département · NSF code 100 "
+        "are exported whole, not split by Formacode"
+    )
+    assert counted_by(1) == "row count per département"
+    assert counted_by(3) == "row count per département, NSF code and Formacode"
+    without = Schema({f: f for f in FORMATION_FIELDS if f != "code_formacode_1"}, [], [])
+    with pytest.raises(SchemaError, match="code_formacode_1"):
+        finer_count(finer, 2, 10, without, "")
 
 
 def test_one_count_quota_warning_and_api_message():

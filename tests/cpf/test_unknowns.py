@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
@@ -79,8 +80,13 @@ GROUP_LIMITS = [
 )
 def test_grouped_limit_variants_give_the_whole_catalogue(ods, crawl, knobs, accepted, refused):
     api = ods(rows=3000, **knobs)
-    # One group (the rows without location, real catalogue sparseness) is split by NSF code: 2 counts.
+    # One group (the rows without location, real catalogue sparseness) is split by NSF
+    # code, and its biggest pair again by Formacode: 3 counts.
     assert max(api.dataset.count_by("code_departement").values()) > 300
+    pairs = Counter(
+        (r[INDEX["code_departement"]], r[INDEX["code_nsf_1"]]) for r in api.dataset.rows
+    )
+    assert max(pairs.values()) > 300
     result = crawl("cpf", env={"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": "300"})
 
     assert result.returncode == 0, result.log
@@ -89,11 +95,14 @@ def test_grouped_limit_variants_give_the_whole_catalogue(ods, crawl, knobs, acce
     grouped = [u for u in api.requests if "group_by=" in u]
     limits = [int(re.search(r"[?&]limit=(\d+)", u).group(1)) for u in grouped]
     # The refused limits, then the accepted one for the département count and the
-    # same for the (département, NSF) count: no second refusal.
-    assert limits[refused:] == [accepted, accepted], limits
-    assert len(limits) == refused + 2
+    # same for the (département, NSF) and (département, NSF, Formacode) counts: no
+    # second refusal.
+    assert limits[refused:] == [accepted] * 3, limits
+    assert len(limits) == refused + 3
+    assert "Plan: 3000 rows in " in result.log
+    assert "partition(s) of at most 300 rows, one export call each\n" in result.log
     exports = api.stats()["by_route"]["v21_export"]
-    assert api.stats()["calls"] == 1 + refused + 2 + exports
+    assert api.stats()["calls"] == 1 + refused + 3 + exports
     assert summary_calls(result.log) == api.stats()["calls"]  # refusals are API calls too
     told = [line for line in result.log.splitlines() if "limit=" in line and "accepted" in line]
     if refused:
