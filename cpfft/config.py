@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -485,6 +486,16 @@ class SettingsAddon:
         return f"{__name__}.{type(self).__name__}"
 
 
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried, then removed): permissions
+    alone do not say it for root, a read-only mount or /proc."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".cpfft-check-"):
+            return True
+    except OSError:
+        return False
+
+
 def _check_output_path(uri: str) -> None:
     """A local output file must be creatable, so the run does not fail after the crawl."""
     if uri == "-" or uri.startswith("stdout:") or "%(" in uri:
@@ -503,10 +514,19 @@ def _check_output_path(uri: str) -> None:
             raise ConfigurationError(
                 f"output {shown(uri, 120)} is a directory. Give a file name, e.g. -O x.csv"
             )
+        if path.exists() and not path.is_file():  # a device or pipe: -O /dev/stdout
+            if not os.access(path, os.W_OK):
+                raise ConfigurationError(f"output {shown(uri, 120)} cannot be written")
+            return
         folder = path.parent
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
-        if not os.access(folder, os.W_OK):
+        if not folder.is_dir():
+            raise ConfigurationError(
+                f"output {shown(uri, 120)} cannot be written: {shown(str(folder), 120)} is a "
+                "file, not a folder; give a path in an existing or creatable folder"
+            )
+        if not os.access(folder, os.W_OK) or not _can_create_in(folder):
             raise ConfigurationError(
                 f"output {shown(uri, 120)} cannot be written: {shown(str(folder), 120)} is not writable"
             )

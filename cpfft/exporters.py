@@ -48,10 +48,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import io
 import logging
 import math
 import re
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
@@ -485,6 +487,33 @@ class XlsxExporter(BaseItemExporter):
 
     # ------------------------------------------------------------ end
 
+    def close_workbook(self) -> None:
+        """Write the workbook; a file that cannot be written raises OSError, as every other
+        exporter does (xlsxwriter wraps it in its own FileCreateError), so the run fails
+        in one line. The half-written zip then fails again as it is collected: that second
+        report is not shown."""
+        from xlsxwriter.exceptions import FileCreateError
+
+        failure: OSError | None = None
+        hook = sys.unraisablehook
+        sys.unraisablehook = lambda _: None
+        try:
+            try:
+                self.workbook.close()
+            except FileCreateError as exc:
+                cause = exc.args[0] if exc.args else None
+                failure = (
+                    OSError(cause.errno, cause.strerror)
+                    if isinstance(cause, OSError)
+                    else OSError(str(exc))
+                )
+                del cause  # its traceback holds the zip: let it go now, quietly
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
+        if failure is not None:
+            raise failure
+
     def finish_exporting(self) -> None:
         sheet = self.sheet
         for col, width in enumerate(self.widths):
@@ -493,7 +522,7 @@ class XlsxExporter(BaseItemExporter):
             sheet.autofilter(0, 0, self.row, len(self.names) - 1)
         if self.sheet_data_size() > XLSX_ZIP64_ABOVE:
             self.workbook.use_zip64()
-        self.workbook.close()
+        self.close_workbook()
         stats = self.crawler.stats if self.crawler is not None else None
         if self.truncated:
             logger.warning(

@@ -22,6 +22,10 @@
 - **A Parquet output** is one document too (valid once closed): ``-o`` on an
   existing Parquet file is refused like JSON, XML or xlsx, and so is resuming
   (``JOBDIR``) into one; without pyarrow it is refused before the crawl.
+- **A write error fails the run, in one line.** A file that cannot be opened,
+  written or closed (no such folder, disk full, ``-O /dev/full``…) stops the run
+  with ``cannot write <path>: <OS error>`` and the outcome FAILED (exit 1), instead
+  of Scrapy's tracebacks and a COMPLETE summary over an output that is not there.
 - **A complete run describes its outputs**: each local output file ``X.csv``
   (``.parquet``, ``.xlsx``, ``.json``, ``.jsonl``) gets ``X.datapackage.json``
   beside it (see :mod:`cpfft.datapackage`), written by :func:`write_descriptors`
@@ -32,6 +36,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -53,7 +58,7 @@ from scrapy.exporters import (
     XmlItemExporter,
 )
 from scrapy.extensions.feedexport import FeedExporter as ScrapyFeedExporter
-from scrapy.extensions.feedexport import apply_uri_params
+from scrapy.extensions.feedexport import FileFeedStorage, apply_uri_params
 from w3lib.url import file_uri_to_path
 
 from cpfft import datapackage
@@ -64,7 +69,7 @@ from cpfft.parquet import ParquetExporter, require_pyarrow
 from cpfft.run.contract import contract, rows_expected
 from cpfft.run.output import write_atomically
 from cpfft.run.rows import Rows
-from cpfft.run.state import INCOMPLETE, mark_incomplete, stop_crawl
+from cpfft.run.state import INCOMPLETE, STOP_REASON, mark_incomplete, stop_crawl
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -84,6 +89,56 @@ WHOLE_DOCUMENTS = {
     ParquetExporter: "Parquet",
 }
 TOO_MANY_ROWS = "too_many_rows"
+#: The one line of the first write error (an output that cannot be written): the run FAILED.
+WRITE_FAILED = "cpfft/write_failed"
+
+
+class OutputWriteError(OSError):
+    """An output could not be stored; the run has said so in one line already."""
+
+
+def write_failed(crawler: Crawler, where: str, exc: OSError, *, closing: bool = False) -> None:
+    """Record the first write error in one line (``cannot write <where>: <OS error>``) and
+    stop the run; while the spider closes, only record it (it is stopping anyway)."""
+    if crawler.stats.get_value(WRITE_FAILED):
+        return
+    message = f"cannot write {exc.filename or where}: {exc.strerror or exc}"
+    crawler.stats.set_value(WRITE_FAILED, message)
+    if closing or crawler.stats.get_value(STOP_REASON):
+        logger.error("%s", message)
+        mark_incomplete(crawler, message)
+    else:
+        stop_crawl(crawler, "write_failed", message)
+
+
+class FileStorage(FileFeedStorage):
+    """Scrapy's local file storage, whose errors at close (a disk full shows when the last
+    buffer is flushed) are told in one line (:func:`write_failed`), not as a traceback."""
+
+    def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None, crawler=None):
+        super().__init__(uri, feed_options=feed_options)
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(
+        cls, crawler: Crawler, uri: str, *, feed_options: dict[str, Any] | None = None
+    ) -> FileStorage:
+        return cls(uri, feed_options=feed_options, crawler=crawler)
+
+    def store(self, file: Any) -> None:
+        try:
+            file.close()
+        except OSError as exc:
+            if self.crawler is not None:
+                write_failed(self.crawler, self.path, exc, closing=True)
+            raise OutputWriteError(exc.errno, exc.strerror, self.path) from None
+
+
+class NoTracebackForToldErrors(logging.Filter):
+    """Drop Scrapy's "Error storing …" traceback when the error was told in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], OutputWriteError))
 
 
 @dataclass(frozen=True)
@@ -122,6 +177,9 @@ class FeedExporter(ScrapyFeedExporter):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FeedExporter:
         exporter = super().from_crawler(crawler)
+        scrapy_logger = logging.getLogger("scrapy.extensions.feedexport")
+        if not any(isinstance(f, NoTracebackForToldErrors) for f in scrapy_logger.filters):
+            scrapy_logger.addFilter(NoTracebackForToldErrors())
         crawler.signals.connect(exporter.rows_expected, signal=rows_expected)
         crawler.signals.connect(exporter.feed_slot_closed, signal=signals.feed_slot_closed)
         return exporter
@@ -134,13 +192,17 @@ class FeedExporter(ScrapyFeedExporter):
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
         """Write each row of a batch (see :mod:`cpfft.run.rows`) as Scrapy writes an item:
-        item filters, FEED_EXPORT_BATCH_ITEM_COUNT and the files' counts are about rows."""
-        if type(item) is not Rows:
-            super().item_scraped(item, spider)
+        item filters, FEED_EXPORT_BATCH_ITEM_COUNT and the files' counts are about rows.
+        A write error stops the run (:func:`write_failed`); no row is written after it."""
+        if self.crawler.stats.get_value(WRITE_FAILED):
             return
+        rows = item.rows if type(item) is Rows else [item]
         write = super().item_scraped
-        for row in item.rows:
-            write(row, spider)
+        try:
+            for row in rows:
+                write(row, spider)
+        except OSError as exc:
+            write_failed(self.crawler, ", ".join(map(str, self.feeds)), exc)
 
     # ------------------------------------------------------------ before the crawl
 
@@ -276,10 +338,17 @@ class FeedExporter(ScrapyFeedExporter):
             or stats.get_value("spider_exceptions/count")  # e.g. start() raised
             or contract(spider).unfinished_work()
         )
+        if stats.get_value(WRITE_FAILED):  # told already; the file is not this run's output
+            with contextlib.suppress(OSError, AttributeError):
+                slot.file.close()
+            return
         if not slot.itemcount and failed:
             logger.warning("No row extracted and the run failed: %s left untouched", slot.uri)
             return
-        await super()._close_slot(slot, spider)
+        try:
+            await super()._close_slot(slot, spider)
+        except OSError as exc:  # finishing the document (xlsx, Parquet, JSON's "]")
+            write_failed(self.crawler, slot.uri, exc, closing=True)
 
 
 # ------------------------------------------------------------------ descriptors

@@ -37,7 +37,7 @@ from cpfft import __version__
 from cpfft.datapackage import descriptor_name
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
 from cpfft.run.contract import contract
-from cpfft.run.feeds import write_descriptors
+from cpfft.run.feeds import WRITE_FAILED, write_descriptors
 from cpfft.run.output import (
     LATEST_CHANGES,
     LATEST_DESCRIPTOR,
@@ -242,8 +242,8 @@ class RunReport:
         written = stats.get_value("item_scraped_count", 0)
         if reason == "finished" and not stats.get_value(INCOMPLETE):
             outcome = "complete"
-        else:
-            outcome = "incomplete" if written else "failed"
+        else:  # an output that cannot be written is a failure, whatever was fetched
+            outcome = "incomplete" if written and not stats.get_value(WRITE_FAILED) else "failed"
         outcome, notes = self.file_output(spider, outcome)
         if outcome == "complete":
             journal = Journal.of(self.crawler.settings)
@@ -347,6 +347,9 @@ class RunReport:
         stored = any(k.startswith("feedexport/success_count/") for k in all_stats)
         failed = any(k.startswith("feedexport/failed_count/") for k in all_stats)
         before = self.rows_before
+        if stats.get_value(WRITE_FAILED):
+            stats.set_value(ROWS_IN_OUTPUT, 0)
+            return f"  rows written:       none usable ({feeds} could not be written)"
         if not stored and not failed:  # the feed exporter left the file as it was
             stats.set_value(ROWS_IN_OUTPUT, before)
             if before:
