@@ -4,9 +4,9 @@ Pure: builds dictionaries and text from :mod:`cpfft.items` (column names, types,
 French descriptions) and :mod:`cpfft.sources` (producer, licence); the run
 writes them (:func:`cpfft.run.feeds.write_descriptors`).
 
-A descriptor ``X.datapackage.json`` describes the output ``X.csv`` (or
-``X.parquet``, ``X.xlsx``…) beside it: one resource per output file of that
-name, whose ``path`` is the file's name and whose Table Schema follows the
+A descriptor ``X.csv.datapackage.json`` describes the output ``X.csv`` beside it
+(``X.parquet.datapackage.json`` the output ``X.parquet``…): one descriptor per
+file, one resource, whose ``path`` is the file's name and whose Table Schema follows the
 columns as written in that file. The offres CSV (and xlsx, JSON) shows its first
 six columns under French headers (:data:`cpfft.items.OFFRE_HEADERS`): there the
 schema's field ``name`` is the header (Frictionless checks header names against
@@ -104,7 +104,16 @@ class Output:
 
 
 def descriptor_name(file_name: str) -> str:
-    """``formations.csv`` → ``formations.datapackage.json`` (the last suffix replaced)."""
+    """``formations.csv`` → ``formations.csv.datapackage.json``: one descriptor per output
+    file, so that ``-O formations.parquet`` after ``-O formations.csv`` (separate runs)
+    does not remove the description of the CSV."""
+    return file_name + SUFFIX
+
+
+def legacy_descriptor_name(file_name: str) -> str:
+    """``formations.csv`` → ``formations.datapackage.json``: the name earlier versions
+    gave a descriptor (the last suffix replaced), shared by a run's outputs of one name.
+    Read by the warehouse when the file has no descriptor of its own."""
     stem, dot, _ = file_name.rpartition(".")
     return (stem if dot and stem else file_name) + SUFFIX
 
@@ -190,8 +199,8 @@ def descriptor(
     partial: bool = False,
     created: datetime | None = None,
 ) -> dict[str, Any]:
-    """The data package of a complete run's outputs that share one name (``X.csv``,
-    ``X.parquet``…): one resource each."""
+    """The data package of a complete run's output (one resource per output given: a
+    run writes one descriptor per file, :func:`descriptor_name`)."""
     item_class, headers = OUTPUTS[spider]
     source = BY_SPIDER[spider]
     first = outputs[0].file_name
@@ -208,7 +217,7 @@ def descriptor(
     )
     return {
         "profile": "tabular-data-package",
-        "name": slug(descriptor_name(first).removesuffix(SUFFIX)),
+        "name": slug(legacy_descriptor_name(first).removesuffix(SUFFIX)),
         "title": source.title,
         "description": description,
         "created": _utc(created or datetime.now(UTC)),

@@ -86,10 +86,14 @@ def test_the_schema_follows_the_file_it_describes():
 
 
 def test_descriptor_names():
-    assert datapackage.descriptor_name("formations.csv") == "formations.datapackage.json"
-    assert datapackage.descriptor_name("20261201T220512.345Z.depuis.csv") == (
-        "20261201T220512.345Z.depuis.datapackage.json"
+    assert datapackage.descriptor_name("formations.csv") == "formations.csv.datapackage.json"
+    assert datapackage.descriptor_name("formations.parquet") == (
+        "formations.parquet.datapackage.json"
     )
+    assert datapackage.descriptor_name("20261201T220512.345Z.depuis.csv") == (
+        "20261201T220512.345Z.depuis.csv.datapackage.json"
+    )
+    assert datapackage.legacy_descriptor_name("formations.csv") == "formations.datapackage.json"
     assert datapackage.slug("20261201T220512.345Z_Job 1.csv") == "20261201t220512.345z_job-1.csv"
 
 
@@ -121,13 +125,15 @@ def test_cpf_csv_and_parquet_descriptor_validates_and_a_wrong_file_does_not(ods,
         env={"CPF_API_URL": api.url},
     )  # fmt: skip
     assert run.returncode == 0, run.log
-    path = tmp_path / "formations.datapackage.json"
-    package = load(path)
-    assert [r["path"] for r in package["resources"]] == ["formations.csv", "formations.parquet"]
-    assert package["cpfft"]["spider"] == "cpf"
-    assert package["cpfft"]["rows"] == 300
-    assert package["cpfft"]["partial"] is False
-    assert package["licenses"][0]["path"] == FORMATIONS.licence_url
+    for name in ("formations.csv", "formations.parquet"):
+        package = load(tmp_path / f"{name}.datapackage.json")
+        assert [r["path"] for r in package["resources"]] == [name]
+        assert package["name"] == "formations"
+        assert package["cpfft"]["spider"] == "cpf"
+        assert package["cpfft"]["rows"] == 300
+        assert package["cpfft"]["partial"] is False
+        assert package["licenses"][0]["path"] == FORMATIONS.licence_url
+    package = load(tmp_path / "formations.csv.datapackage.json")
     assert package["sources"][0]["path"] == FORMATIONS.url
     assert datetime.fromisoformat(package["created"]) >= datetime.fromisoformat(
         package["cpfft"]["extracted_at"]
@@ -135,9 +141,12 @@ def test_cpf_csv_and_parquet_descriptor_validates_and_a_wrong_file_does_not(ods,
     as_csv = package["resources"][0]
     assert as_csv["encoding"] == "utf-8-sig"
     assert as_csv["dialect"]["delimiter"] == ","
-    report = validate(path)
-    assert report.valid, problems(report)
-    assert len(report.tasks) == 2  # both files were read and checked
+    path = tmp_path / "formations.csv.datapackage.json"
+    of_parquet = tmp_path / "formations.parquet.datapackage.json"
+    for described in (path, of_parquet):
+        report = validate(described)
+        assert report.valid, problems(report)
+        assert len(report.tasks) == 1  # its own file, read and checked
 
     # A CSV whose integer cell is not a number: invalid.
     data = (tmp_path / "formations.csv").read_bytes()
@@ -156,7 +165,8 @@ def test_cpf_csv_and_parquet_descriptor_validates_and_a_wrong_file_does_not(ods,
     table = table.set_column(index, "date_extract", pa.array(["hier"] * table.num_rows))
     pq.write_table(table, tmp_path / "formations.parquet")
     (tmp_path / "formations.csv").write_bytes(data)  # the CSV back as it was
-    report = validate(path)
+    assert validate(path).valid
+    report = validate(of_parquet)
     assert not report.valid
     assert {p[1] for p in problems(report)} == {"date_extract"}
 
@@ -169,17 +179,19 @@ def test_offres_descriptor_matches_the_french_headers_and_the_delimiter(ft, tmp_
         "-s", "CPFFT_CSV_DELIMITER=;", env=ft_env(api),
     )  # fmt: skip
     assert run.returncode == 0, run.log
-    path = tmp_path / "offres.datapackage.json"
+    path = tmp_path / "offres.csv.datapackage.json"
     package = load(path)
-    as_csv, as_parquet = package["resources"]
+    (as_csv,) = package["resources"]
+    (as_parquet,) = load(tmp_path / "offres.parquet.datapackage.json")["resources"]
     assert as_csv["dialect"]["delimiter"] == ";"
     assert [f["name"] for f in as_csv["schema"]["fields"]][:2] == ["Intitulé", "Lieu"]
     assert [f["name"] for f in as_parquet["schema"]["fields"]][:2] == ["intitule", "lieu"]
     assert package["licenses"][0]["path"] == OFFRES.licence_url
     assert package["cpfft"]["rows"] == 300
-    report = validate(path)
-    assert report.valid, problems(report)
-    assert len(report.tasks) == 2
+    for described in (path, tmp_path / "offres.parquet.datapackage.json"):
+        report = validate(described)
+        assert report.valid, problems(report)
+        assert len(report.tasks) == 1
 
     # A header that is not the schema's: invalid (Frictionless checks header names).
     data = (tmp_path / "offres.csv").read_bytes()
@@ -190,12 +202,36 @@ def test_offres_descriptor_matches_the_french_headers_and_the_delimiter(ft, tmp_
 
 
 @pytest.mark.crawl
+def test_separate_runs_to_outputs_of_one_name_each_keep_their_descriptor(ods, tmp_path):
+    """-O formations.csv, then .xlsx, .parquet, .json in separate runs: before, the one
+    formations.datapackage.json described only the last file, and the CSV lost the row
+    count the warehouse checks. Now each file has its own; an earlier version's shared
+    descriptor naming the CSV is removed when the CSV is rewritten."""
+    api = ods(rows=120)
+    legacy = tmp_path / "formations.datapackage.json"
+    legacy.write_text(json.dumps({"cpfft": {"spider": "cpf", "outcome": "complete", "rows": 7},
+                                  "resources": [{"path": "formations.csv"}]}), "utf-8")  # fmt: skip
+    names = ["formations.csv", "formations.xlsx", "formations.parquet", "formations.json"]
+    for name in names:
+        run = scrapy_crawl(tmp_path, "cpf", "-O", name, env={"CPF_API_URL": api.url})
+        assert run.returncode == 0, run.log
+    assert not legacy.exists()
+    for name in names:
+        package = load(tmp_path / f"{name}.datapackage.json")
+        assert [r["path"] for r in package["resources"]] == [name]
+        assert package["cpfft"]["rows"] == 120
+    for name in ("formations.csv", "formations.parquet"):
+        report = validate(tmp_path / f"{name}.datapackage.json")
+        assert report.valid, problems(report)
+
+
+@pytest.mark.crawl
 def test_an_incomplete_run_removes_the_stale_descriptor_a_failed_one_keeps_it(ods, tmp_path):
     api = ods(rows=300)
     env = {"CPF_API_URL": api.url}
     run = scrapy_crawl(tmp_path, "cpf", "-O", "formations.csv", env=env)
     assert run.returncode == 0, run.log
-    path = tmp_path / "formations.datapackage.json"
+    path = tmp_path / "formations.csv.datapackage.json"
     before = path.read_bytes()
 
     # Nothing fetched: the file is left untouched, and so is the descriptor that describes it.
@@ -223,7 +259,7 @@ def test_scheduled_runs_publish_latest_datapackage_beside_latest_csv(ods, tmp_pa
     folder = out / "cpf"
     (stamped,) = list(folder.glob("2*.csv"))
     own = folder / datapackage.descriptor_name(stamped.name)
-    latest = folder / "latest.datapackage.json"
+    latest = folder / "latest.csv.datapackage.json"
     assert load(own)["resources"][0]["path"] == stamped.name
     assert latest.read_bytes() == own.read_bytes()
     assert (folder / "latest.csv").read_bytes() == stamped.read_bytes()

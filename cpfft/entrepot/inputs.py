@@ -9,8 +9,9 @@ or when it is half-written:
   file whose last line is cut is a run still writing, or a killed one); the
   loader then refuses a row cut inside a quoted field or with missing cells;
 - a Parquet file must have its footer (the ``PAR1`` mark at both ends);
-- when the output has its descriptor beside it, ``X.datapackage.json`` for
-  ``X.csv`` or ``X.parquet``, it must be a complete run of the right spider, and
+- when the output has its descriptor beside it, ``X.csv.datapackage.json`` for
+  ``X.csv`` (``X.datapackage.json`` from earlier versions, if it names the file),
+  it must be a complete run of the right spider, and
   the loader checks the file's row count against the one it gives.
 
 The descriptor also gives the extraction time and whether the run was partial
@@ -18,7 +19,7 @@ The descriptor also gives the extraction time and whether the run was partial
 modification time and a partial run is known by its name (``….depuis.csv``). A
 descriptor none of whose resources is the file (``X.parquet``'s, beside an
 ``X.csv`` written by another run) is not the file's and is not used; ``latest.csv``
-takes ``latest.datapackage.json``, published with it.
+takes ``latest.csv.datapackage.json``, published with it.
 
 Without file options the inputs are the latest complete runs under
 ``CPFFT_OUTPUT_DIR`` (:func:`latest_output`): ``<spider>/latest.csv`` of the
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cpfft.datapackage import descriptor_name
+from cpfft.datapackage import descriptor_name, legacy_descriptor_name
 from cpfft.errors import ConfigurationError, shown
 from cpfft.exporters import DELIMITERS
 from cpfft.items import FORMATION_FIELDS, OFFRE_FIRST_FIELDS, OFFRE_HEADERS
@@ -209,6 +210,8 @@ def _check_csv(found: Input) -> None:
 
 def _read_descriptor(found: Input, spider: str) -> None:
     descriptor = found.path.with_name(descriptor_name(found.path.name))
+    if not descriptor.is_file():
+        descriptor = found.path.with_name(legacy_descriptor_name(found.path.name))
     if not descriptor.is_file():
         return
     where = f"{found.option} {found.path}: its descriptor {descriptor.name}"

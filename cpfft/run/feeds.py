@@ -27,11 +27,13 @@
   with ``cannot write <path>: <OS error>`` and the outcome FAILED (exit 1), instead
   of Scrapy's tracebacks and a COMPLETE summary over an output that is not there.
 - **A complete run describes its outputs**: each local output file ``X.csv``
-  (``.parquet``, ``.xlsx``, ``.json``, ``.jsonl``) gets ``X.datapackage.json``
-  beside it (see :mod:`cpfft.datapackage`), written by :func:`write_descriptors`
-  once the run is known to be complete; an incomplete run that rewrote ``X``
-  removes the stale descriptor instead (one left beside an untouched file stays:
-  it still describes that file).
+  (``.parquet``, ``.xlsx``, ``.json``, ``.jsonl``) gets its own
+  ``X.csv.datapackage.json`` beside it (see :mod:`cpfft.datapackage`), written by
+  :func:`write_descriptors` once the run is known to be complete; an incomplete
+  run that rewrote ``X.csv`` removes the stale descriptor instead (one left beside
+  an untouched file stays: it still describes that file). A descriptor of an
+  earlier version naming ``X.csv`` (``X.datapackage.json``) is removed when
+  ``X.csv`` is rewritten: it no longer describes it.
 """
 
 from __future__ import annotations
@@ -358,7 +360,7 @@ def write_descriptors(
     crawler: Crawler, spider: Spider, complete: bool, rows_before: int = 0
 ) -> list[str]:
     """Once the outcome is known, for each local output this run wrote: describe it in
-    ``X.datapackage.json`` beside it if the run is complete, else remove the (stale)
+    ``X.csv.datapackage.json`` beside it if the run is complete, else remove the (stale)
     descriptor there. ``rows_before``: rows a resumed run's file held before this run.
     Returns summary lines; raises OSError if a descriptor cannot be written."""
     feeds = crawler.get_extension(FeedExporter)
@@ -371,6 +373,7 @@ def write_descriptors(
         if feed.path is None or feed.format not in datapackage.FORMATS:
             continue
         target = feed.path.with_name(datapackage.descriptor_name(feed.path.name))
+        remove_legacy_descriptor(feed.path)
         if not complete or spider_name is None:
             target.unlink(missing_ok=True)
             continue
@@ -400,6 +403,22 @@ def write_descriptors(
         write_json(target, package)
         notes.append(f"  descriptor:         {target}")
     return notes
+
+
+def remove_legacy_descriptor(path: Path) -> None:
+    """Remove ``X.datapackage.json`` (an earlier version's name) beside ``X.csv`` if it
+    describes ``X.csv``: the file was rewritten, that descriptor would lie about it."""
+    legacy = path.with_name(datapackage.legacy_descriptor_name(path.name))
+    if legacy == path.with_name(datapackage.descriptor_name(path.name)):
+        return
+    try:
+        resources = json.loads(legacy.read_text("utf-8")).get("resources")
+    except (OSError, ValueError, AttributeError):
+        return  # none, or not a descriptor of ours
+    if isinstance(resources, list) and any(
+        isinstance(r, dict) and r.get("path") == path.name for r in resources
+    ):
+        legacy.unlink(missing_ok=True)
 
 
 def csv_delimiter(settings: BaseSettings, options: Mapping[str, Any]) -> str:

@@ -30,8 +30,8 @@ are labelled, ``<stamp>[_<job>].depuis.csv``, and do not move ``latest.csv``,
 which always holds a whole extraction. A run's changes file (see
 :mod:`cpfft.offres.incremental`), ``….changes.csv``, is published as
 ``latest.changes.csv`` in the same way, and a complete run's data-package
-descriptor, ``<stamp>….datapackage.json`` (see :mod:`cpfft.datapackage`), as
-``latest.datapackage.json`` beside ``latest.csv``.
+descriptor, ``<stamp>….csv.datapackage.json`` (see :mod:`cpfft.datapackage`), as
+``latest.csv.datapackage.json`` beside ``latest.csv``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 LATEST = "latest.csv"
 LATEST_CHANGES = "latest.changes.csv"
-LATEST_DESCRIPTOR = "latest.datapackage.json"
+LATEST_DESCRIPTOR = LATEST + ".datapackage.json"  # cpfft.datapackage.descriptor_name
 CHANGES_SUFFIX = ".changes.csv"
 
 #: Spider arguments that change how a run goes but not which rows a whole extraction of

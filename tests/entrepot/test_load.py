@@ -92,6 +92,7 @@ def test_sources_name_each_source_its_licence_and_extraction_time(work):
     descriptor = {"cpfft": {"spider": "offres", "outcome": "complete", "rows": 3,
                             "extracted_at": "2026-12-01T04:00:00Z", "partial": False},
                   "resources": [{"path": "offres.csv"}]}  # fmt: skip
+    # The name earlier versions gave a descriptor (shared by a run's outputs): still read.
     (work / "offres.datapackage.json").write_text(json.dumps(descriptor), "utf-8")
     mtime = 1_795_000_000  # 2026-11-18T10:26:40Z
     os.utime(work / "formations.csv", (mtime, mtime))
@@ -128,13 +129,13 @@ def cut_inside_a_quoted_field(path: Path) -> None:
 def wrong_row_count(path: Path) -> None:
     descriptor = {"cpfft": {"spider": "cpf", "outcome": "complete", "rows": 3},
                   "resources": [{"path": path.name}]}  # fmt: skip
-    (path.parent / "formations.datapackage.json").write_text(json.dumps(descriptor), "utf-8")
+    (path.parent / f"{path.name}.datapackage.json").write_text(json.dumps(descriptor), "utf-8")
 
 
 def incomplete_descriptor(path: Path) -> None:
     descriptor = {"cpfft": {"spider": "cpf", "outcome": "incomplete", "rows": 2},
                   "resources": [{"path": path.name}]}  # fmt: skip
-    (path.parent / "formations.datapackage.json").write_text(json.dumps(descriptor), "utf-8")
+    (path.parent / f"{path.name}.datapackage.json").write_text(json.dumps(descriptor), "utf-8")
 
 
 def not_cpfft(path: Path) -> None:
@@ -277,7 +278,7 @@ def test_a_descriptor_marks_a_partial_run_too(work):
     write_csv(work / "day2.csv", day_offers("D"))
     descriptor = {"cpfft": {"spider": "offres", "outcome": "complete", "rows": 1,
                             "partial": True}, "resources": [{"path": "day2.csv"}]}  # fmt: skip
-    (work / "day2.datapackage.json").write_text(json.dumps(descriptor), "utf-8")
+    (work / "day2.csv.datapackage.json").write_text(json.dumps(descriptor), "utf-8")
     assert load(work, offres="day2.csv").returncode == 0
     assert set(ids(work / "w.duckdb")) == {"A", "B", "C", "D"}
 
