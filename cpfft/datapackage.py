@@ -14,7 +14,8 @@ it) and ``cpfft_name`` keeps the field name; Parquet columns are field names.
 
 The package carries the source (``sources``), its licence (``licenses``), when
 it was written (``created``) and a ``cpfft`` property: ``spider``, ``outcome``
-(always ``complete``: an incomplete run writes no descriptor), ``rows``,
+(``complete``; ``incomplete`` beside an incomplete run's ``X.incomplete.csv``, which
+the warehouse refuses), ``rows``,
 ``extracted_at`` (when the run started, UTC) and ``partial`` (a run that writes
 part of an extraction on purpose, offres ``-a depuis=dernier``).
 
@@ -198,6 +199,7 @@ def descriptor(
     extracted_at: datetime,
     partial: bool = False,
     created: datetime | None = None,
+    outcome: str = "complete",
 ) -> dict[str, Any]:
     """The data package of a complete run's output (one resource per output given: a
     run writes one descriptor per file, :func:`descriptor_name`)."""
@@ -225,7 +227,7 @@ def descriptor(
         "licenses": [licence_entry(source)],
         "cpfft": {
             "spider": spider,
-            "outcome": "complete",
+            "outcome": outcome,
             "rows": outputs[0].rows,
             "extracted_at": extracted,
             "partial": partial,

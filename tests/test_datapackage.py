@@ -226,7 +226,9 @@ def test_separate_runs_to_outputs_of_one_name_each_keep_their_descriptor(ods, tm
 
 
 @pytest.mark.crawl
-def test_an_incomplete_run_removes_the_stale_descriptor_a_failed_one_keeps_it(ods, tmp_path):
+def test_an_incomplete_run_leaves_the_output_and_its_descriptor_and_describes_its_own_rows(
+    ods, tmp_path
+):
     api = ods(rows=300)
     env = {"CPF_API_URL": api.url}
     run = scrapy_crawl(tmp_path, "cpf", "-O", "formations.csv", env=env)
@@ -240,13 +242,20 @@ def test_an_incomplete_run_removes_the_stale_descriptor_a_failed_one_keeps_it(od
     assert path.read_bytes() == before
     assert validate(path).valid
 
-    # Some rows, not all: the file is rewritten, so the old descriptor would lie; removed.
+    # Some rows, not all: they go to formations.incomplete.csv, with a descriptor that says
+    # incomplete; formations.csv and its descriptor stay as they were, byte for byte.
+    good = (tmp_path / "formations.csv").read_bytes()
     run = scrapy_crawl(
         tmp_path, "cpf", "-O", "formations.csv", "-s", "CLOSESPIDER_ITEMCOUNT=5", env=env
     )
     assert run.returncode == 1
-    assert (tmp_path / "formations.csv").stat().st_size > 0
-    assert not path.exists()
+    assert (tmp_path / "formations.csv").read_bytes() == good
+    assert path.read_bytes() == before
+    kept = load(tmp_path / "formations.incomplete.csv.datapackage.json")
+    assert kept["cpfft"]["outcome"] == "incomplete"
+    assert [r["path"] for r in kept["resources"]] == ["formations.incomplete.csv"]
+    rows = (tmp_path / "formations.incomplete.csv").read_bytes().count(b"\r\n") - 1
+    assert kept["cpfft"]["rows"] == rows > 0
 
 
 @pytest.mark.crawl

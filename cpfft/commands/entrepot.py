@@ -38,6 +38,9 @@ def number(value: int) -> str:
 
 
 class Command(ScrapyCommand):
+    #: Inputs loaded without a descriptor: their row count was not checked (said at the end).
+    unchecked: list[str] = []  # noqa: RUF012 - set per run by load()
+
     requires_project = True
     default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 - Scrapy's own attribute
 
@@ -75,8 +78,11 @@ class Command(ScrapyCommand):
             sys.exit(EXIT_FAILED)
         for line in report(summary):
             print(line)
+        for line in self.unchecked:
+            print(line, file=sys.stderr)
 
     def load(self, args: list[str], opts: argparse.Namespace) -> LoadSummary:
+        from cpfft.datapackage import descriptor_name
         from cpfft.entrepot.inputs import (
             check_input,
             latest_changes,
@@ -113,6 +119,14 @@ class Command(ScrapyCommand):
             paths[source] = found.path
         formations = check_input(paths["formations"], "formations")
         offres = check_input(paths["offres"], "offres")
+        # Said once the load is done (an error stays one line): no row count to check.
+        self.unchecked = [
+            f"attention : {found.path} n'a pas de descripteur ({descriptor_name(found.path.name)}) "
+            ": son nombre de lignes n'a pas pu être vérifié ; chargez de préférence la sortie "
+            "d'une exécution complète, qui en a un"
+            for found in (formations, offres)
+            if found.descriptor is None
+        ]
         changes_path = Path(opts.changements) if opts.changements else None
         if changes_path is None and not opts.offres:
             changes_path = latest_changes(offres.path)

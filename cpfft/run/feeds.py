@@ -22,6 +22,12 @@
 - **A Parquet output** is one document too (valid once closed): ``-o`` on an
   existing Parquet file is refused like JSON, XML or xlsx, and so is resuming
   (``JOBDIR``) into one; without pyarrow it is refused before the crawl.
+- **An output is written whole or not at all.** The rows of ``-O X.csv`` (``-o``
+  too) go to ``X.incomplete.csv`` beside it (:func:`cpfft.run.output.working_file`),
+  renamed onto ``X.csv`` only when the run is complete (:func:`promote_outputs`); an
+  incomplete or interrupted run leaves the previous ``X.csv`` and its descriptor
+  untouched, byte for byte, and keeps its own rows as ``X.incomplete.csv``, with a
+  descriptor that says ``incomplete``. ``-o`` appends to a copy of ``X.csv``.
 - **A write error fails the run, in one line.** A file that cannot be opened,
   written or closed (no such folder, disk full, ``-O /dev/full``…) stops the run
   with ``cannot write <path>: <OS error>`` and the outcome FAILED (exit 1), instead
@@ -42,6 +48,8 @@ import contextlib
 import csv
 import json
 import logging
+import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,7 +77,8 @@ from cpfft.errors import ConfigurationError, shown_uri
 from cpfft.exporters import DELIMITERS, XlsxExporter
 from cpfft.parquet import ParquetExporter, require_pyarrow
 from cpfft.run.contract import contract, rows_expected
-from cpfft.run.output import write_atomically
+from cpfft.run.output import working_file, write_atomically
+from cpfft.run.resume import count_rows
 from cpfft.run.rows import Rows
 from cpfft.run.state import INCOMPLETE, STOP_REASON, mark_incomplete, stop_crawl
 
@@ -114,12 +123,38 @@ def write_failed(crawler: Crawler, where: str, exc: OSError, *, closing: bool = 
 
 
 class FileStorage(FileFeedStorage):
-    """Scrapy's local file storage, whose errors at close (a disk full shows when the last
-    buffer is flushed) are told in one line (:func:`write_failed`), not as a traceback."""
+    """Scrapy's local file storage, writing to the output's working file (``X.incomplete.csv``,
+    see the module doc) and telling its errors at close (a disk full shows when the last
+    buffer is flushed) in one line (:func:`write_failed`), not as a traceback."""
 
     def __init__(self, uri: str, *, feed_options: dict[str, Any] | None = None, crawler=None):
         super().__init__(uri, feed_options=feed_options)
         self.crawler = crawler
+        settings = crawler.settings if crawler is not None else None
+        self.feed_format = str((feed_options or {}).get("format", ""))
+        self.appended_to = 0  # records the file held before this run appended to it (-o)
+        self.working = (
+            None
+            if settings is None
+            else working_file(Path(self.path), settings.get("CPFFT_RUN_OUTPUT"))
+        )
+
+    def open(self, spider: Spider) -> Any:
+        if self.working is None:
+            return super().open(spider)
+        assert self.crawler is not None
+        self.working.parent.mkdir(parents=True, exist_ok=True)
+        resumed = self.crawler.settings.get("CPFFT_RESUME_FROM")
+        resuming = bool(resumed) and Path(resumed).absolute() == self.working.absolute()
+        if self.write_mode == "ab" and not resuming:
+            # -o: more rows after a copy of the file, which stays as it is until the end.
+            target = Path(self.path)
+            if target.is_file():
+                shutil.copyfile(target, self.working)
+                self.appended_to = records_in(self.working, self.feed_format)
+            else:
+                self.working.unlink(missing_ok=True)
+        return self.working.open(self.write_mode)
 
     @classmethod
     def from_crawler(
@@ -134,6 +169,17 @@ class FileStorage(FileFeedStorage):
             if self.crawler is not None:
                 write_failed(self.crawler, self.path, exc, closing=True)
             raise OutputWriteError(exc.errno, exc.strerror, self.path) from None
+
+
+def records_in(path: Path, feed_format: str) -> int:
+    """Records of a file an ``-o`` run appends to: CSV rows, JSON Lines lines; 0 for the
+    formats no descriptor describes."""
+    if feed_format == "csv":
+        return count_rows(path)
+    if feed_format in ("jsonl", "jsonlines", "jl"):
+        with path.open("rb") as file:
+            return sum(1 for line in file if line.strip())
+    return 0
 
 
 class NoTracebackForToldErrors(logging.Filter):
@@ -151,6 +197,8 @@ class StoredFeed:
     format: str
     rows: int  # rows this run exported to it
     options: Mapping[str, Any]
+    working: Path | None = None  # where the rows are until the run is complete (see above)
+    appended_to: int = 0  # records already in the file this run appended to (-o)
 
 
 def _count(n: int) -> str:
@@ -188,8 +236,16 @@ class FeedExporter(ScrapyFeedExporter):
 
     def feed_slot_closed(self, slot: FeedSlot) -> None:
         """Scrapy wrote (or tried to write) this output: its descriptor will say what it holds."""
+        storage = slot.storage
         self.stored.append(
-            StoredFeed(local_path(slot.uri), slot.format, slot.itemcount, slot.feed_options)
+            StoredFeed(
+                local_path(slot.uri),
+                slot.format,
+                slot.itemcount,
+                slot.feed_options,
+                getattr(storage, "working", None),
+                getattr(storage, "appended_to", 0),
+            )
         )
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
@@ -353,6 +409,27 @@ class FeedExporter(ScrapyFeedExporter):
             write_failed(self.crawler, slot.uri, exc, closing=True)
 
 
+# ------------------------------------------------------------------ outcome
+
+
+def promote_outputs(crawler: Crawler, complete: bool) -> list[str]:
+    """Once the outcome is known: a complete run's working files renamed onto their
+    outputs; an incomplete run's kept as they are, the outputs untouched. Returns the
+    summary lines of the files kept; raises OSError if a rename fails."""
+    feeds = crawler.get_extension(FeedExporter)
+    if not isinstance(feeds, FeedExporter):
+        return []
+    notes = []
+    for feed in feeds.stored:
+        if feed.working is None or feed.path is None or not feed.working.exists():
+            continue
+        if complete:
+            feed.working.replace(os.path.realpath(feed.path))
+        else:
+            notes.append(f"  kept:               {feed.working.name} ({feed.path.name} unchanged)")
+    return notes
+
+
 # ------------------------------------------------------------------ descriptors
 
 
@@ -372,17 +449,25 @@ def write_descriptors(
     for feed in feeds.stored:
         if feed.path is None or feed.format not in datapackage.FORMATS:
             continue
-        target = feed.path.with_name(datapackage.descriptor_name(feed.path.name))
-        remove_legacy_descriptor(feed.path)
-        if not complete or spider_name is None:
+        # An incomplete run's rows: in its working file (the output untouched, and so its
+        # descriptor), else (written in place) in the output, whose descriptor is stale.
+        written = feed.working if feed.working is not None and feed.working.exists() else None
+        if complete or written is None:
+            written = feed.path
+            remove_legacy_descriptor(feed.path)
+        target = written.with_name(datapackage.descriptor_name(written.name))
+        if spider_name is None or (not complete and written == feed.path):
             target.unlink(missing_ok=True)
             continue
-        rows = feed.rows
-        if resumed and Path(resumed).absolute() == feed.path.absolute():
+        rows = feed.rows + feed.appended_to
+        if resumed and Path(resumed).absolute() in (
+            feed.path.absolute(),
+            (feed.working or feed.path).absolute(),
+        ):
             rows += rows_before
         groups.setdefault(target, []).append(
             datapackage.Output(
-                feed.path.name,
+                written.name,
                 feed.format,
                 rows,
                 delimiter=csv_delimiter(crawler.settings, feed.options),
@@ -398,7 +483,11 @@ def write_descriptors(
     notes = []
     for target, outputs in groups.items():
         package = datapackage.descriptor(
-            spider_name, outputs, extracted_at=extracted, partial=contract(spider).partial_output
+            spider_name,
+            outputs,
+            extracted_at=extracted,
+            partial=contract(spider).partial_output,
+            outcome="complete" if complete else "incomplete",
         )
         write_json(target, package)
         notes.append(f"  descriptor:         {target}")

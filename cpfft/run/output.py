@@ -228,7 +228,29 @@ def changes_file(path: Path) -> Path:
 
 
 def set_aside_name(path: Path) -> Path:
-    return path.with_name(path.name.removesuffix(".csv") + ".incomplete.csv")
+    """``formations.csv`` → ``formations.incomplete.csv`` (``.parquet``… likewise): the
+    name of an incomplete run's rows."""
+    stem, dot, suffix = path.name.rpartition(".")
+    if not dot or not stem:
+        return path.with_name(path.name + ".incomplete")
+    return path.with_name(f"{stem}.incomplete.{suffix}")
+
+
+def working_file(target: Path, run_output: str | None) -> Path | None:
+    """Where a run writes the rows of the output ``target`` (``-O``/``-o``) until it is
+    complete: ``X.incomplete.csv`` beside ``X.csv`` (beside a symlink's target), renamed
+    onto ``X.csv`` only then, so an incomplete or interrupted run leaves the previous
+    ``X.csv`` as it was and keeps its own rows under a name that says what they are.
+    None when the run writes ``target`` itself: a device or pipe (``-O /dev/stdout``),
+    or the scheduled run's timestamped file (``run_output``), always a new name."""
+    try:
+        if run_output and Path(run_output).absolute() == target.absolute():
+            return None
+        if target.exists() and not target.is_file():
+            return None
+        return set_aside_name(Path(os.path.realpath(target)))
+    except (OSError, ValueError):
+        return None
 
 
 def publish(path: Path, name: str = LATEST) -> Path:

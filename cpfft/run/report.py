@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import platform
-import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -37,7 +36,7 @@ from cpfft import __version__
 from cpfft.datapackage import descriptor_name
 from cpfft.pipelines import ALREADY_WRITTEN, DROPPED
 from cpfft.run.contract import contract
-from cpfft.run.feeds import WRITE_FAILED, write_descriptors
+from cpfft.run.feeds import WRITE_FAILED, promote_outputs, write_descriptors, write_failed
 from cpfft.run.output import (
     LATEST_CHANGES,
     LATEST_DESCRIPTOR,
@@ -46,7 +45,7 @@ from cpfft.run.output import (
     publish,
     set_aside,
 )
-from cpfft.run.resume import Journal
+from cpfft.run.resume import Journal, count_rows
 from cpfft.run.state import INCOMPLETE, PROBLEMS, STOP_MESSAGE, mark_incomplete
 
 if TYPE_CHECKING:
@@ -119,25 +118,6 @@ def quiet_scrapy_logs() -> None:
             target.addFilter(ScrapyBanner(prefixes))
 
 
-_QUOTE_OR_NEWLINE = re.compile(rb'["\n]')
-
-
-def count_rows(path: Path) -> int:
-    """Data rows of a CSV with a header: line breaks outside quoted fields, minus one."""
-    quoted, ends = False, 0
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            if b'"' not in chunk and not quoted:
-                ends += chunk.count(b"\n")
-                continue
-            for match in _QUOTE_OR_NEWLINE.finditer(chunk):
-                if match.group() == b'"':
-                    quoted = not quoted
-                elif not quoted:
-                    ends += 1
-    return max(0, ends - 1)
-
-
 def count(n: float) -> str:
     """1234567 → '1 234 567' (French thousands separator, readable in any log)."""
     return f"{round(n):,}".replace(",", " ")
@@ -157,6 +137,7 @@ class RunReport:
         self.feeds_closed = asyncio.Event()
         self.summary: list[str] = []
         self.rows_before = 0  # rows an interrupted run left in the output (resumed run)
+        self.kept: list[str] = []  # an incomplete run's working files (X.incomplete.csv)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
@@ -273,7 +254,16 @@ class RunReport:
             logger.error("%s", exc)
             mark_incomplete(self.crawler, str(exc))
             outcome = "incomplete"
+        try:
+            kept = promote_outputs(self.crawler, outcome == "complete")
+        except OSError as exc:
+            write_failed(self.crawler, "the output", exc, closing=True)
+            outcome, kept = "failed", []
         outcome = self.describe_outputs(spider, outcome, notes)
+        notes += kept
+        if kept:
+            self.kept = [line.split()[1] for line in kept]
+            notes.append(self.resume_line())
         if path is None:
             return outcome, notes
         try:
@@ -296,6 +286,15 @@ class RunReport:
             mark_incomplete(self.crawler, f"cannot update latest.csv: {exc.strerror}")
             outcome = "incomplete"
         return outcome, notes
+
+    def resume_line(self) -> str:
+        """How to get the rows an incomplete run did not fetch without fetching the rest again."""
+        if self.crawler.settings.get("JOBDIR"):
+            return "  resume:             run the same command again: JOBDIR keeps its place"
+        return (
+            "  resume:             run again with -s JOBDIR=<folder> to be able to resume "
+            "after a stop (this run had none; see README, « Interruption et reprise »)"
+        )
 
     def describe_outputs(self, spider: Spider, outcome: str, notes: list[str]) -> str:
         """Write the data-package descriptor beside each output of a complete run (remove a
@@ -344,6 +343,8 @@ class RunReport:
         feeds = ", ".join(map(str, self.crawler.settings.getdict("FEEDS")))
         if not feeds:
             return f"  rows written:       {count(written)} (no output file: use -O file.csv)"
+        if self.kept and outcome != "complete":
+            feeds = ", ".join(self.kept)  # the rows are there; the outputs are unchanged
         stored = any(k.startswith("feedexport/success_count/") for k in all_stats)
         failed = any(k.startswith("feedexport/failed_count/") for k in all_stats)
         before = self.rows_before
@@ -353,8 +354,9 @@ class RunReport:
         if not stored and not failed:  # the feed exporter left the file as it was
             stats.set_value(ROWS_IN_OUTPUT, before)
             if before:
+                resumed = Path(self.crawler.settings.get("CPFFT_RESUME_FROM") or feeds).name
                 return (
-                    f"  rows written:       none by this run ({feeds} unchanged: "
+                    f"  rows written:       none by this run ({resumed} unchanged: "
                     f"{count(before)} rows from the interrupted run)"
                 )
             return f"  rows written:       0 ({feeds} left untouched)"

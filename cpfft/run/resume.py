@@ -191,6 +191,22 @@ def whole_rows_end(data: bytes) -> int:
     return end
 
 
+def count_rows(path: Path) -> int:
+    """Data rows of a CSV with a header: line breaks outside quoted fields, minus one."""
+    quoted, ends = False, 0
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            if b'"' not in chunk and not quoted:
+                ends += chunk.count(b"\n")
+                continue
+            for match in _QUOTE_OR_NEWLINE.finditer(chunk):
+                if match.group() == b'"':
+                    quoted = not quoted
+                elif not quoted:
+                    ends += 1
+    return max(0, ends - 1)
+
+
 def existing_rows(path: Path, delimiter: str) -> Iterator[dict[str, str]]:
     """Rows of a CSV written by cpfft (BOM, header), as dicts of raw cell text."""
     with path.open(encoding="utf-8-sig", newline="") as file:

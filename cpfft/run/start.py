@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cpfft.errors import ConfigurationError
-from cpfft.run.output import query_folder, set_aside_name, timestamped_output
+from cpfft.run.output import query_folder, set_aside_name, timestamped_output, working_file
 from cpfft.run.resume import RUNNING, Journal, header_of, repair_tail
 
 if TYPE_CHECKING:
@@ -104,16 +104,20 @@ def resume(
         return
     if not journal.begin(name, own, str(path)):
         return
-    aside = set_aside_name(path)
-    if not path.exists() and aside.exists():
-        aside.replace(path)  # a stopped scheduled run had set its file aside
-    if not path.exists():
+    run_output = settings.get("CPFFT_RUN_OUTPUT")
+    working = working_file(path, run_output)
+    if working is None:  # the scheduled run's file, written in place
+        aside = set_aside_name(path)
+        if not path.exists() and aside.exists():
+            aside.replace(path)  # a stopped scheduled run had set its file aside
+        working = path
+    if not working.exists():
         return
-    removed = repair_tail(path)
-    if not header_of(path, settings.get("CPFFT_CSV_DELIMITER", ",")):
+    removed = repair_tail(working)
+    if not header_of(working, settings.get("CPFFT_CSV_DELIMITER", ",")):
         return  # not even a header: start the file again
     options = {**options, "overwrite": False,
                "item_export_kwargs": {"include_headers_line": False}}  # fmt: skip
     settings.set("FEEDS", {uri: options}, PRIORITY)
-    settings.set("CPFFT_RESUME_FROM", str(path), PRIORITY)
+    settings.set("CPFFT_RESUME_FROM", str(working), PRIORITY)
     settings.set("CPFFT_RESUME_REPAIRED", removed, PRIORITY)

@@ -112,6 +112,22 @@ def test_sources_name_each_source_its_licence_and_extraction_time(work):
     ]  # fmt: skip
 
 
+def test_an_input_without_a_descriptor_is_loaded_with_one_line_saying_its_count_is_unchecked(
+    work,
+):
+    descriptor = {"cpfft": {"spider": "offres", "outcome": "complete", "rows": 3},
+                  "resources": [{"path": "offres.csv"}]}  # fmt: skip
+    (work / "offres.csv.datapackage.json").write_text(json.dumps(descriptor), "utf-8")
+    proc = load(work)
+    assert proc.returncode == 0, proc.stderr
+    line = (
+        "attention : formations.csv n'a pas de descripteur (formations.csv.datapackage.json) : "
+        "son nombre de lignes n'a pas pu être vérifié ; chargez de préférence la sortie d'une "
+        "exécution complète, qui en a un"
+    )
+    assert proc.stderr.splitlines() == [line]
+
+
 # ------------------------------------------------------------------ refused inputs
 
 

@@ -20,9 +20,9 @@ from cpfft.run.report import (
     OUTCOME,
     ROWS_IN_OUTPUT,
     RunReport,
-    count_rows,
     quiet_scrapy_logs,
 )
+from cpfft.run.resume import count_rows
 from cpfft.run.state import mark_incomplete
 from tests.support.crawling import BOM
 
@@ -314,13 +314,15 @@ def test_each_retry_is_one_info_line_with_its_wait_and_attempt(ods, crawl):
 
 
 def resumable(crawl, api, tmp_path, keep):
-    """A complete run's file cut to its first ``keep`` rows, and a JOBDIR whose journal
+    """A complete run's first ``keep`` rows as an interrupted run leaves them
+    (``out.incomplete.csv``, beside the complete ``out.csv``), and a JOBDIR whose journal
     says that run was interrupted: the next run with that JOBDIR resumes it."""
     env = {"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": "400"}
     first = crawl("cpf", env=env)
     assert first.returncode == 0, first.log
     lines = first.output.read_bytes().split(b"\r\n")
-    first.output.write_bytes(b"\r\n".join(lines[: keep + 1]) + b"\r\n")
+    interrupted = tmp_path / "out.incomplete.csv"
+    interrupted.write_bytes(b"\r\n".join(lines[: keep + 1]) + b"\r\n")
     jobdir = tmp_path / "job"
     jobdir.mkdir()
     journal = {"spider": "cpf", "arguments": {}, "output": str(first.output), "status": "running"}
@@ -335,6 +337,7 @@ def test_resumed_run_summary_counts_the_rows_already_in_the_file(ods, crawl, tmp
     result = crawl("cpf", env=env, settings=settings)
     assert result.returncode == 0, result.log
     assert "Resuming from JOBDIR: 2900 rows already in" in result.log
+    assert not (tmp_path / "out.incomplete.csv").exists()  # renamed onto out.csv
     assert (
         "  rows written:       3 000 of 3 000 expected → out.csv "
         "(2 900 by the interrupted run, 100 by this one)"
@@ -352,9 +355,9 @@ def test_resumed_run_that_fails_says_the_file_is_unchanged(ods, crawl, tmp_path)
     assert result.returncode == 1
     assert (
         "  rows written:       none by this run "
-        "(out.csv unchanged: 1 234 rows from the interrupted run)"
+        "(out.incomplete.csv unchanged: 1 234 rows from the interrupted run)"
     ) in result.log.splitlines()
-    assert (tmp_path / "out.csv").read_bytes() == before
+    assert (tmp_path / "out.csv").read_bytes() == before  # the previous complete file
 
 
 def test_a_spider_outside_the_contract_gets_its_defaults():

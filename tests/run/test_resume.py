@@ -121,16 +121,18 @@ def whole_csv(path: Path, killed: bool = False) -> list[dict[str, str]]:
 def interrupt_then_resume(spider, env, tmp_path, how, after_bytes):
     jobdir = tmp_path / "job"
     out = tmp_path / "out.csv"
+    working = tmp_path / "out.incomplete.csv"  # the rows, until the run is complete
     proc = start(spider, env, tmp_path, jobdir)
-    wait_for_rows(out, after_bytes, proc)
+    wait_for_rows(working, after_bytes, proc)
     proc.send_signal(how)
     proc.wait(timeout=120)
     first_log = (tmp_path / "first.log").read_text()
     assert proc.returncode != 0, "an interrupted run must not exit 0"
     assert "Traceback" not in first_log
-    torn = whole_rows_end(out.read_bytes()) < out.stat().st_size
+    assert not out.exists(), "an interrupted run's rows are never under the output's name"
+    torn = whole_rows_end(working.read_bytes()) < working.stat().st_size
     assert not torn or how == signal.SIGKILL, "a run stopped cleanly left a torn row"
-    interrupted = whole_csv(out, killed=how == signal.SIGKILL)
+    interrupted = whole_csv(working, killed=how == signal.SIGKILL)
     resumed = subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", spider, "-O", "out.csv", "-s", f"JOBDIR={jobdir}",
          "-s", "LOG_LEVEL=DEBUG"],
@@ -138,6 +140,7 @@ def interrupt_then_resume(spider, env, tmp_path, how, after_bytes):
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resuming from JOBDIR" in resumed.stderr
+    assert not working.exists(), "the complete run renamed its rows onto the output"
     if torn:  # the resumed run cut it, and said so
         assert "a torn last row of" in resumed.stderr
     return interrupted, whole_csv(out), first_log + resumed.stderr, jobdir

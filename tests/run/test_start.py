@@ -88,12 +88,15 @@ def test_a_run_records_itself_in_the_jobdir_and_a_check_does_not(tmp_path):
 def test_a_resumed_run_appends_to_the_whole_rows_of_its_file(tmp_path):
     jobdir = tmp_path / "job"
     output = tmp_path / "out.csv"
+    output.write_bytes(b"the previous complete file")
+    working = tmp_path / "out.incomplete.csv"  # the interrupted attempt's rows
     Journal(jobdir).begin("cpf", {}, str(output))
-    output.write_bytes(BOM + b"a,b\r\n1,2\r\n3,")  # torn last row
+    working.write_bytes(BOM + b"a,b\r\n1,2\r\n3,")  # torn last row
     given = settings(JOBDIR=str(jobdir), FEEDS={str(output): {"format": "csv"}})
     prepare(given, "cpf", {}, {}, None, create=True)
-    assert output.read_bytes() == BOM + b"a,b\r\n1,2\r\n"
-    assert given.get("CPFFT_RESUME_FROM") == str(output.absolute())
+    assert working.read_bytes() == BOM + b"a,b\r\n1,2\r\n"
+    assert output.read_bytes() == b"the previous complete file"
+    assert given.get("CPFFT_RESUME_FROM") == str(working.absolute())
     assert given.getint("CPFFT_RESUME_REPAIRED") == 2
     options = given.getdict("FEEDS")[str(output)]
     assert options["overwrite"] is False
