@@ -36,10 +36,10 @@
   (``.parquet``, ``.xlsx``, ``.json``, ``.jsonl``) gets its own
   ``X.csv.datapackage.json`` beside it (see :mod:`cpfft.datapackage`), written by
   :func:`write_descriptors` once the run is known to be complete; an incomplete
-  run that rewrote ``X.csv`` removes the stale descriptor instead (one left beside
-  an untouched file stays: it still describes that file). A descriptor of an
-  earlier version naming ``X.csv`` (``X.datapackage.json``) is removed when
-  ``X.csv`` is rewritten: it no longer describes it.
+  run describes its ``X.incomplete.csv`` instead (``incomplete``), and one that
+  wrote in place (a scheduled run's file) removes the stale descriptor there. A
+  descriptor of an earlier version naming ``X.csv`` (``X.datapackage.json``) is
+  removed when ``X.csv`` is replaced: it no longer describes it.
 """
 
 from __future__ import annotations
@@ -436,9 +436,10 @@ def promote_outputs(crawler: Crawler, complete: bool) -> list[str]:
 def write_descriptors(
     crawler: Crawler, spider: Spider, complete: bool, rows_before: int = 0
 ) -> list[str]:
-    """Once the outcome is known, for each local output this run wrote: describe it in
-    ``X.csv.datapackage.json`` beside it if the run is complete, else remove the (stale)
-    descriptor there. ``rows_before``: rows a resumed run's file held before this run.
+    """Once the outcome is known (and the outputs promoted), for each local output this
+    run wrote: describe it in ``X.csv.datapackage.json`` beside it if the run is complete;
+    else describe its working file ``X.incomplete.csv`` as incomplete, or, written in
+    place, remove the (stale) descriptor there. ``rows_before``: rows a resumed run's file held before this run.
     Returns summary lines; raises OSError if a descriptor cannot be written."""
     feeds = crawler.get_extension(FeedExporter)
     if not isinstance(feeds, FeedExporter):
