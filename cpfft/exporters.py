@@ -309,9 +309,11 @@ def parse_moment(value: str) -> date | datetime | None:
 
 
 def sheet_name(file: Any) -> str:
-    """The output file's name without extension, as Excel allows a sheet name."""
+    """The output file's name without extension, as Excel allows a sheet name. The rows
+    are written to ``X.incomplete.xlsx`` until the run is complete (cpfft.run.output,
+    ``working_file``): the sheet is named after ``X.xlsx``, the name it ends up with."""
     name = getattr(file, "name", None)
-    stem = Path(name).stem if isinstance(name, str) else ""
+    stem = Path(name).stem.removesuffix(".incomplete") if isinstance(name, str) else ""
     stem = re.sub(r"[\[\]:*?/\\]", "_", stem).strip("'")[:31]
     return stem or "cpfft"
 

@@ -274,3 +274,15 @@ def test_offres_xlsx_and_its_row_limit(ft, tmp_path):
     assert not (tmp_path / "offres.xlsx").exists()
     after = len([c for c in api.calls if c["path"].endswith("/offres/search")])
     assert after - searches == 1, "only the first page (the total) may be fetched"
+
+
+def test_the_sheet_is_named_after_the_output_not_its_working_file():
+    class Named:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    # Rows go to formations.incomplete.xlsx until the run is complete, then it is renamed.
+    assert exporters.sheet_name(Named("/data/formations.incomplete.xlsx")) == "formations"
+    assert exporters.sheet_name(Named("/data/formations.xlsx")) == "formations"
+    assert exporters.sheet_name(Named("/data/a:b[1].xlsx")) == "a_b_1_"
+    assert exporters.sheet_name(object()) == "cpfft"
