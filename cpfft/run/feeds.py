@@ -412,22 +412,22 @@ class FeedExporter(ScrapyFeedExporter):
 # ------------------------------------------------------------------ outcome
 
 
-def promote_outputs(crawler: Crawler, complete: bool) -> list[str]:
+def promote_outputs(crawler: Crawler, complete: bool) -> list[tuple[Path, Path]]:
     """Once the outcome is known: a complete run's working files renamed onto their
     outputs; an incomplete run's kept as they are, the outputs untouched. Returns the
-    summary lines of the files kept; raises OSError if a rename fails."""
+    (working file, output) pairs kept; raises OSError if a rename fails."""
     feeds = crawler.get_extension(FeedExporter)
     if not isinstance(feeds, FeedExporter):
         return []
-    notes = []
+    kept = []
     for feed in feeds.stored:
         if feed.working is None or feed.path is None or not feed.working.exists():
             continue
         if complete:
             feed.working.replace(os.path.realpath(feed.path))
         else:
-            notes.append(f"  kept:               {feed.working.name} ({feed.path.name} unchanged)")
-    return notes
+            kept.append((feed.working, feed.path))
+    return kept
 
 
 # ------------------------------------------------------------------ descriptors

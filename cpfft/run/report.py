@@ -260,9 +260,12 @@ class RunReport:
             write_failed(self.crawler, "the output", exc, closing=True)
             outcome, kept = "failed", []
         outcome = self.describe_outputs(spider, outcome, notes)
-        notes += kept
+        self.kept = [working.name for working, _ in kept]
+        notes += [
+            f"  kept:               {working.name} ({output.name} unchanged)"
+            for working, output in kept
+        ]
         if kept:
-            self.kept = [line.split()[1] for line in kept]
             notes.append(self.resume_line())
         if path is None:
             return outcome, notes
@@ -297,8 +300,8 @@ class RunReport:
         )
 
     def describe_outputs(self, spider: Spider, outcome: str, notes: list[str]) -> str:
-        """Write the data-package descriptor beside each output of a complete run (remove a
-        stale one beside an output an incomplete run rewrote); the outcome after that."""
+        """Write the data-package descriptor beside each output of a complete run (beside an
+        incomplete run's kept rows, one that says incomplete); the outcome after that."""
         try:
             notes += write_descriptors(
                 self.crawler, spider, outcome == "complete", self.rows_before
