@@ -126,7 +126,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 # Rows of an xlsx sheet, header included (Excel's limit); a run expecting more stops first.
 CPFFT_XLSX_MAX_ROWS = env("CPFFT_XLSX_MAX_ROWS")
 FEED_STORE_EMPTY = True
-# Local files: a write error at close is one line and fails the run (cpfft.run.feeds).
+# Local files: written to X.incomplete.csv, renamed onto X.csv once the run is complete;
+# a write error at close is one line and fails the run (cpfft.run.feeds).
 FEED_STORAGES = {"": "cpfft.run.feeds.FileStorage", "file": "cpfft.run.feeds.FileStorage"}
 CPFFT_CSV_DELIMITER = env("CPFFT_CSV_DELIMITER")
 CPFFT_OUTPUT_DIR = env("CPFFT_OUTPUT_DIR")

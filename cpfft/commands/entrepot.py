@@ -38,9 +38,6 @@ def number(value: int) -> str:
 
 
 class Command(ScrapyCommand):
-    #: Inputs loaded without a descriptor: their row count was not checked (said at the end).
-    unchecked: list[str] = []  # noqa: RUF012 - set per run by load()
-
     requires_project = True
     default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 - Scrapy's own attribute
 
@@ -68,6 +65,8 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         from cpfft.entrepot.load import BuildError
 
+        #: Inputs loaded without a descriptor: their row count was not checked (said at the end).
+        self.unchecked: list[str] = []
         try:
             summary = self.load(args, opts)
         except ConfigurationError as exc:

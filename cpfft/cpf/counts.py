@@ -37,6 +37,7 @@ from cpfft.cpf.plan import (
     departement_count,
     filters,
     finer_count,
+    groups_named,
     parse_groups,
     parse_metadata,
     plan_partitions,
@@ -100,7 +101,7 @@ class Counts:
         except (SchemaError, ValueError) as exc:
             raise Unusable(f"cannot use the dataset metadata: {exc}") from None
         self.notes.extend(schema_notes(schema))
-        return Count(departement_count(departement, self.where), "row count per département")
+        return Count(departement_count(departement, self.where), counted_by(1))
 
     def params(self, count: Count) -> dict[str, str | int]:
         """A count's query parameters, with the grouped limit accepted so far."""
@@ -135,10 +136,9 @@ class Counts:
         try:
             params = finer_count(groups, depth, self.partition_rows, self.schema, self.where)
         except SchemaError as exc:  # no field to split by: bigger exports, no row lost
-            what = "départements" if depth == 1 else "groups"
             self.note(
-                f"{exc}: {what} bigger than CPF_PARTITION_ROWS are exported whole, "
-                f"not split by {LEVEL_NAMES[depth]}"
+                f"{exc}: {groups_named(depth)} bigger than CPF_PARTITION_ROWS are exported "
+                f"whole, not split by {LEVEL_NAMES[depth]}"
             )
             return groups
         if params is None:

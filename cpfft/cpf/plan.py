@@ -346,12 +346,22 @@ def cut_departements(found: int, limit: int) -> str | None:
     )
 
 
+def levels_named(depth: int) -> str:
+    """The first ``depth`` levels as a log line names them: ``département, NSF code and
+    Formacode``."""
+    names = LEVEL_NAMES[:depth]
+    return names[0] if depth == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def counted_by(depth: int) -> str:
     """How the count by the first ``depth`` levels is named: ``row count per département
     and NSF code``."""
-    names = LEVEL_NAMES[:depth]
-    shown = names[0] if depth == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"row count per {shown}"
+    return f"row count per {levels_named(depth)}"
+
+
+def groups_named(depth: int) -> str:
+    """What groups of ``depth`` levels are called in a warning: départements, or groups."""
+    return "départements" if depth == 1 else "groups"
 
 
 def finer_count(
@@ -391,11 +401,10 @@ def refine(
         big = sorted(
             g.describe() for g in groups if len(g.key) == depth - 1 and g.count > partition_rows
         )
-        what = "départements" if depth == 2 else "groups"
         warning = (
-            f"the {counted_by(depth)[4:]} gave {len(counts)} groups, as many as "
-            f"limit={limit} allows, so it may be cut: {what} {', '.join(big)} are exported "
-            f"whole, not split by {LEVEL_NAMES[depth - 1]}"
+            f"the count per {levels_named(depth)} gave {len(counts)} groups, as many as "
+            f"limit={limit} allows, so it may be cut: {groups_named(depth - 1)} "
+            f"{', '.join(big)} are exported whole, not split by {LEVEL_NAMES[depth - 1]}"
         )
         return groups, warning
     split = {key[:-1] for key, _ in counts}
