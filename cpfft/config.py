@@ -330,7 +330,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Identifier of the catalogue's dataset on the portal."),
     Setting("CPF_THEMES", "{}", SpiderCheck("cpfft.cpf.plan.themes_from"),
             'Extra -a theme values: a JSON object {"theme": ["NSF code", ...]}.'),
-    Setting("CPF_PARTITION_ROWS", "10000", partial(positive_int, minimum=1, maximum=1_000_000),
+    Setting("CPF_PARTITION_ROWS", "6000", partial(positive_int, minimum=1, maximum=1_000_000),
             "Rows per bulk export (one API call each). Bigger = fewer calls, more memory."),
     Setting("CPF_PARTITION_ATTEMPTS", "4", partial(positive_int, minimum=1, maximum=20),
             "How often a partition is fetched again when its export comes back short or cut."),

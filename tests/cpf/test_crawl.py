@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from scrapy.utils.project import get_project_settings
 
 from cpfft.cleaning import CLEANERS, clean_number
 from cpfft.items import FORMATION_FIELDS, Formation, field_kinds
@@ -36,7 +37,7 @@ def test_whole_catalogue_past_the_10000_cap(ods, crawl):
     exports = calls["by_route"]["v21_export"]
     # metadata + count per département + count per (département, NSF) + one export per partition
     assert calls["calls"] == 3 + exports
-    assert exports <= 13000 // 10000 + 3
+    assert exports <= 13000 // int(get_project_settings()["CPF_PARTITION_ROWS"]) + 3
     assert "Run summary (cpf): COMPLETE" in result.log
     assert "rows written:       13 000 of 13 000 expected → out.csv" in result.log
     assert "Traceback" not in result.log
