@@ -369,6 +369,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Longest wait between two retries, in seconds."),
     Setting("CPFFT_RETRY_AFTER_MAX", "600", positive_number,
             "Cap on a server's Retry-After, in seconds."),
+    Setting("CPFFT_UNREACHABLE_RETRIES", "2", partial(positive_int, minimum=0, maximum=100),
+            "Retries when a host that has not answered yet does not resolve or refuses the "
+            "connection; then the run stops in one line."),
     Setting("CPFFT_RATE_LIMIT_RETRIES", "50", partial(positive_int, minimum=0, maximum=1000),
             'Retries of a 429 ("wait", not "failed"), apart from CPFFT_RETRY_TIMES.'),
     # ------------------------------------------------ output

@@ -97,6 +97,9 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 CPFFT_RETRY_BACKOFF = env("CPFFT_RETRY_BACKOFF")
 CPFFT_RETRY_BACKOFF_MAX = env("CPFFT_RETRY_BACKOFF_MAX")
 CPFFT_RETRY_AFTER_MAX = env("CPFFT_RETRY_AFTER_MAX")
+# A host that never answered and does not resolve or refuses connections (no network, a
+# proxy, a mistyped URL) is retried this many times only, then the run stops in one line.
+CPFFT_UNREACHABLE_RETRIES = env("CPFFT_UNREACHABLE_RETRIES")
 # A 429 means "wait", not "failed": retried this many times, apart from RETRY_TIMES.
 CPFFT_RATE_LIMIT_RETRIES = env("CPFFT_RATE_LIMIT_RETRIES")
 
@@ -139,6 +142,8 @@ EXTENSIONS = {
     "scrapy.extensions.feedexport.FeedExporter": None,
     "cpfft.run.feeds.FeedExporter": 0,
     "cpfft.run.report.RunReport": 500,
+    # Under CPFFT_OUTPUT_DIR: each run's status record, read by `scrapy etat`.
+    "cpfft.run.recorder.RunStatusRecorder": 510,
     # Spiders yield rows in batches (cpfft.run.rows): item counts and limits stay in rows.
     "cpfft.run.rows.RowStats": 0,
     "scrapy.extensions.closespider.CloseSpider": None,

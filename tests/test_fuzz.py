@@ -139,6 +139,7 @@ SETTINGS_VALID: dict[str, list[Any]] = {
     "CPFFT_RETRY_BACKOFF_MAX": ["60"],
     "CPFFT_RETRY_AFTER_MAX": ["600"],
     "CPFFT_RATE_LIMIT_RETRIES": ["50", "0", "1000"],
+    "CPFFT_UNREACHABLE_RETRIES": ["2", "0", "100"],
     "CPFFT_RATE_INCREASE": ["0.02", "1"],
     "CPFFT_CSV_DELIMITER": [",", ";", "\t", "|"],
     "CPFFT_OUTPUT_DIR": [""],
@@ -592,10 +593,12 @@ def invariant(name: str, value: Any, spidercls: type, parsed: dict[str, Any]) ->
         assert parts.scheme in ("http", "https")
         assert parts.hostname
     elif name in ("CPF_PARTITION_ROWS", "CPF_PARTITION_ATTEMPTS", "RETRY_TIMES",
-                  "FT_INCREMENTAL_OVERLAP", "CPFFT_RATE_LIMIT_RETRIES"):  # fmt: skip
+                  "FT_INCREMENTAL_OVERLAP", "CPFFT_RATE_LIMIT_RETRIES",
+                  "CPFFT_UNREACHABLE_RETRIES"):  # fmt: skip
         low, high = {"CPF_PARTITION_ROWS": (1, 1_000_000), "CPF_PARTITION_ATTEMPTS": (1, 20),
                      "RETRY_TIMES": (0, 100), "FT_INCREMENTAL_OVERLAP": (0, 7 * 86_400),
-                     "CPFFT_RATE_LIMIT_RETRIES": (0, 1000)}[name]  # fmt: skip
+                     "CPFFT_RATE_LIMIT_RETRIES": (0, 1000),
+                     "CPFFT_UNREACHABLE_RETRIES": (0, 100)}[name]  # fmt: skip
         assert low <= current.getint(name) <= high
     elif name in ("DOWNLOAD_TIMEOUT", "CPFFT_RETRY_BACKOFF", "CPFFT_RETRY_BACKOFF_MAX",
                   "CPFFT_RETRY_AFTER_MAX", "CPFFT_PROGRESS_INTERVAL", "FT_MAX_RPS",
@@ -649,7 +652,7 @@ TYPED_SETTINGS = [
     "FT_API_URL", "DOWNLOAD_TIMEOUT", "RETRY_TIMES", "CPFFT_RETRY_BACKOFF",
     "CPFFT_RETRY_BACKOFF_MAX", "CPFFT_RETRY_AFTER_MAX", "CPFFT_CSV_DELIMITER",
     "CPFFT_CSV_FORMULA_GUARD", "CPFFT_PROGRESS_INTERVAL", "LOG_LEVEL",
-    "CPFFT_RATE_LIMIT_RETRIES", "CPFFT_RATE_INCREASE",
+    "CPFFT_RATE_LIMIT_RETRIES", "CPFFT_RATE_INCREASE", "CPFFT_UNREACHABLE_RETRIES",
 ]  # fmt: skip
 
 

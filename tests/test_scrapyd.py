@@ -33,7 +33,7 @@ from dotenv import dotenv_values
 
 from tests.fakeapi.cpfdata import INDEX
 from tests.fakeapi.francetravail import CLIENT_SECRET
-from tests.support.crawling import BOM, REPO, clean_env, ft_env
+from tests.support.crawling import BOM, REPO, clean_env, ft_env, scrapy_command
 
 pytestmark = pytest.mark.crawl
 
@@ -377,3 +377,84 @@ def test_readme_environment_methods_and_the_dotenv_trap(scrapyd, ods, ft, tmp_pa
     assert warned.stderr.startswith(
         f"cpfft-schedule: warning: scrapyd at {trap.url} answers without a password"
     )
+
+
+def etat(out: Path, cwd: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``scrapy etat …`` as a monitoring check runs it: CPFFT_OUTPUT_DIR in its environment."""
+    return scrapy_command(cwd, "etat", *options, env=clean_env({"CPFFT_OUTPUT_DIR": str(out)}))
+
+
+def test_the_status_command_alerts_on_a_stale_and_on_a_failed_query(scrapyd, ods, ft, tmp_path):
+    out = tmp_path / "exports"
+    node = scrapyd("node", node_env(out, ods(rows=40), ft(offers=10)))
+    deploy(project_copy(tmp_path), node)
+    job = job_of(schedule(node, "cpf"))
+    node.wait(job)
+
+    # One complete run: all is well within 26 hours, and the JSON says the same.
+    status = etat(out, tmp_path, "--max-age", "26h", "-o", str(tmp_path / "etat.json"))
+    assert status.returncode == 0, status.stdout + status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0].startswith(f"Exécutions sous {out} (")
+    assert lines[1] == "cpf (1 exécution)"
+    log = node.root / "logs" / "cpfft" / "cpf" / f"{job}.log"
+    assert re.fullmatch(
+        rf"  \d{{4}}-\d\d-\d\d \d\d:\d\d UTC  COMPLETE\s+40 lignes  il y a \d+ s  journal : {log}",
+        lines[2],
+    ), lines[2]
+    assert lines[-1] == "tout va bien : 1 requête, chacune complète il y a moins de 26h"
+    document = json.loads((tmp_path / "etat.json").read_text(encoding="utf-8"))
+    (query,) = document["requetes"]
+    assert query["requete"] == "cpf"
+    assert query["alerte"] is None
+    (run,) = query["executions"]
+    assert (run["status"], run["rows"], run["job"], run["exit_code"]) == ("COMPLETE", 40, job, 0)
+    assert run["output"].endswith(f"_{job}.csv")
+
+    # Stale: the same run is older than a one-second maximum age.
+    time.sleep(1.5)
+    stale = etat(out, tmp_path, "--max-age", "1s")
+    assert stale.returncode == 1
+    assert re.search(
+        r"^alerte : cpf : dernière exécution complète il y a \d+ s, plus que 1s \(--max-age\)$",
+        stale.stdout,
+        re.MULTILINE,
+    ), stale.stdout
+
+    # Failed at the API: a query whose catalogue URL leads nowhere.
+    broken = job_of(
+        run_schedule(
+            node, "cpf", "theme=numerique", options=("-s", "CPF_API_URL=http://127.0.0.1:9")
+        ).stdout
+    )
+    node.wait(broken)
+    # Refused before it started: posted with --no-check and a mistyped argument; scrapyd
+    # lists it "finished" all the same.
+    refused = job_of(run_schedule(node, "cpf", "them=numerique", options=("--no-check",)).stdout)
+    node.wait(refused)
+    assert {j["id"] for j in node.get("listjobs.json?project=cpfft")["finished"]} >= {
+        broken,
+        refused,
+    }
+
+    failing = etat(out, tmp_path, "--max-age", "26h")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    alerts = [line for line in failing.stdout.splitlines() if line.startswith("alerte :")]
+    assert alerts[0] == (
+        "alerte : cpf -a them=numerique : exécution refusée avant son début (code 2) : argument "
+        "-a them: unknown argument. Did you mean -a theme=…? Valid arguments: q, theme, region, "
+        "departement, type_referentiel, max_records"
+    )
+    assert re.fullmatch(
+        r"alerte : cpf/theme=numerique : dernière exécution FAILED \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)"
+        r" : "
+        + re.escape(
+            "Cannot reach 127.0.0.1:9 (the connection is refused; 3 attempts). Network or "
+            "proxy? To work offline, point CPF_API_URL at an emulator (README, « Émulateurs »)"
+        ),
+        alerts[1],
+    ), alerts
+    assert len(alerts) == 2, alerts
+    assert "cpf (1 exécution)" in failing.stdout  # the healthy query is still listed
+    assert PASSWORD not in failing.stdout
+    assert CLIENT_SECRET not in failing.stdout

@@ -44,7 +44,9 @@ from scrapy.utils.project import get_project_settings
 from cpfft.config import check_common_settings
 from cpfft.errors import ArgumentError, ConfigurationError
 from cpfft.run.contract import ApiSpider
+from cpfft.run.output import next_stamp, output_dir, safe_name
 from cpfft.run.report import OUTCOME, quiet_scrapy_logs
+from cpfft.run.status import FAILED, RECORD_SUFFIX, RunRecord, now_text, write_record
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -75,6 +77,7 @@ class Command(ScrapyCrawlCommand):
         except ConfigurationError as exc:
             print(f"cpfft: error: {exc}", file=sys.stderr)
             log_before_start(self.settings, f"cpfft: error: {exc} (nothing was run; exit code 2)")
+            record_refused(self.settings, args[0], opts.spargs, str(exc))
             sys.exit(EXIT_USAGE)
         except Exception as exc:
             # A bug: the traceback goes to stderr as usual, and the job's log says so.
@@ -127,6 +130,44 @@ def log_before_start(settings: BaseSettings, message: str) -> None:
             log.write(f"{stamp} [cpfft] ERROR: {message}\n")
     except (OSError, LookupError, ValueError):
         pass  # the message is on stderr anyway
+
+
+def record_refused(
+    settings: BaseSettings, spider: str, arguments: dict[str, str], message: str
+) -> None:
+    """A scheduled run (under CPFFT_OUTPUT_DIR, no -O) refused before it started leaves a
+    status record too, so that ``scrapy etat`` shows it FAILED (scrapyd says "finished")."""
+    if settings.getdict("FEEDS"):
+        return
+    try:
+        base = output_dir(settings)
+    except ConfigurationError:
+        return  # the refusal is about CPFFT_OUTPUT_DIR itself: nowhere to write
+    if base is None:
+        return
+    known = spider in get_spider_loader(settings).list()
+    folder = base / safe_name(spider) if known else base
+    shown_args = " ".join(f"-a {k}={v}" for k, v in arguments.items() if not k.startswith("_"))
+    record = RunRecord(
+        spider=spider,
+        query=f"{spider} {shown_args}".strip(),
+        started=now_text(),
+        status=FAILED,
+        finished=now_text(),
+        rows=0,
+        cause=message,
+        exit_code=EXIT_USAGE,
+        log=settings.get("LOG_FILE") or None,
+        job=arguments.get("_job") or None,
+        refused=True,
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = next_stamp(folder)
+        job = f"_{safe_name(record.job)}" if record.job else ""
+        write_record(folder / f"{stamp}{job}{RECORD_SUFFIX}", record)
+    except OSError:
+        pass  # the message is on stderr and in the log anyway
 
 
 def check_job(argv: list[str]) -> int:

@@ -20,6 +20,12 @@ up to ``CPFFT_RATE_LIMIT_RETRIES`` times, after the wait it asked for; meanwhile
 pacing middleware (:mod:`cpfft.middlewares.pace`) holds every other request of
 the slot too.
 
+A host that has not answered yet in this run and does not resolve, refuses the
+connection or cannot be routed to (no network, a proxy, a mistyped URL) is
+retried ``CPFFT_UNREACHABLE_RETRIES`` times only, not the whole budget: then the
+run stops with one line that names the host and the setting that points at it
+(a host that answered before gets the whole budget: a server restarting).
+
 Every retry is logged at INFO when it is decided, with its wait, its number
 and why, e.g. ``retrying dataset metadata in 4 s (2/5): HTTP 503 Service
 Unavailable``. The request is named by ``request.meta["step"]`` when the
@@ -38,9 +44,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError
 from scrapy.http import Request, TextResponse
 from scrapy.utils.asyncio import sleep
 from scrapy.utils.response import response_status_message
+from twisted.internet import error as twisted_errors
+
+from cpfft.run.state import stop_crawl
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -54,6 +64,36 @@ HINT_META = "cpfft_retry_after"
 JSON_META = "cpfft_json"
 LIMITED_META = "cpfft_429_retries"
 STEP_META = "step"
+
+
+#: Why a host may be out of reach (as opposed to slow or failing): the name does not
+#: resolve, nothing listens, no route. Scrapy's own classes, and Twisted's beneath them.
+UNREACHABLE: dict[type[BaseException], str] = {
+    CannotResolveHostError: "the name does not resolve",
+    twisted_errors.DNSLookupError: "the name does not resolve",
+    DownloadConnectionRefusedError: "the connection is refused",
+    twisted_errors.ConnectionRefusedError: "the connection is refused",
+    twisted_errors.NoRouteError: "no route to the host",
+    twisted_errors.ConnectError: "the connection failed",
+}
+
+
+def unreachable(exception: BaseException) -> str | None:
+    """Why ``exception`` says the host is out of reach, or None if it says something else."""
+    for kind, why in UNREACHABLE.items():
+        if isinstance(exception, kind):
+            return why
+    return None
+
+
+def url_settings(settings: BaseSettings, netloc: str) -> list[str]:
+    """The cpfft settings whose URL points at ``netloc`` (CPF_API_URL, FT_TOKEN_URL…)."""
+    names = []
+    for name, value in settings.items():
+        ours = name.endswith("_URL") and name.startswith(("CPF", "FT_"))
+        if ours and isinstance(value, str) and urlsplit(value).netloc == netloc:
+            names.append(name)
+    return sorted(names)
 
 
 def describe_request(request: Request) -> str:
@@ -128,6 +168,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.backoff_max = settings.getfloat("CPFFT_RETRY_BACKOFF_MAX", 60.0)
         self.retry_after_max = settings.getfloat("CPFFT_RETRY_AFTER_MAX", 600.0)
         self.limited_retries = settings.getint("CPFFT_RATE_LIMIT_RETRIES", 50)
+        self.unreachable_retries = settings.getint("CPFFT_UNREACHABLE_RETRIES", 2)
+        #: Hosts that answered (any status) in this run: out of reach now is a hiccup.
+        self.answered: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
@@ -142,6 +185,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             await sleep(wait)
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
+        self.answered.add(urlsplit(request.url).netloc)
         if request.meta.get("dont_retry", False):
             return response
         if response.status == 429 and 429 in self.retry_http_codes:
@@ -185,10 +229,33 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return retry
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:
+        netloc = urlsplit(request.url).netloc
+        why = unreachable(exception)
+        first_contact = why is not None and netloc not in self.answered
+        if first_contact:
+            budget = request.meta.get("max_retry_times", self.max_retry_times)
+            request.meta["max_retry_times"] = min(budget, self.unreachable_retries)
+            request.meta["give_up_log_level"] = "DEBUG"  # the stop below says it, once
         retry = super().process_exception(request, exception)
         if isinstance(retry, Request):
             self.schedule(retry, None, describe_exception(exception))
+        elif first_contact and not request.meta.get("dont_retry", False):
+            self.stop_unreachable(request, why)
         return retry
+
+    def stop_unreachable(self, request: Request, why: str) -> None:
+        """Stop the run: the host never answered and is still out of reach."""
+        netloc = urlsplit(request.url).netloc
+        tries = request.meta.get("retry_times", 0) + 1
+        names = url_settings(self.crawler.settings, netloc)
+        where = " or ".join(names) if names else "the URL"
+        attempt = "attempt" if tries == 1 else "attempts"
+        stop_crawl(
+            self.crawler,
+            "unreachable",
+            f"Cannot reach {netloc} ({why}; {tries} {attempt}). Network or proxy? "
+            f"To work offline, point {where} at an emulator (README, « Émulateurs »)",
+        )
 
     def schedule(
         self, retry: Request, response: Response | None, why: str, attempt: str | None = None

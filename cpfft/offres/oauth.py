@@ -181,7 +181,12 @@ class OAuth2TokenMiddleware:
             callback=NO_CALLBACK,
             dont_filter=True,
             priority=TOKEN_PRIORITY,  # ahead of every request waiting for it to be paced
-            meta={TOKEN_REQUEST: True, "dont_obey_robotstxt": True, "download_slot": self.slot},
+            meta={
+                TOKEN_REQUEST: True,
+                "dont_obey_robotstxt": True,
+                "download_slot": self.slot,
+                "step": "the France Travail token",  # how retry lines name it
+            },
         )
         self.crawler.stats.inc_value("cpfft/oauth/token_requests")
         try:

@@ -216,9 +216,12 @@ class Plan:
 
     @staticmethod
     def first_failed(reason: str, log: bool) -> Answer:
-        """Page 0 failed: the run has nothing."""
+        """Page 0 failed: the run has nothing. (Not ``log``: the run is being stopped, and
+        its stop says why; page 0 was only dropped on the way.)"""
+        if not log:
+            return Answer()
         message = first_page_failed(reason)
-        return Answer(lines=[(ERROR, message)] if log else [], failure=message)
+        return Answer(lines=[(ERROR, message)], failure=message)
 
     # ------------------------------------------------------------ page 0
 

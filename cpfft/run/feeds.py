@@ -116,8 +116,7 @@ def write_failed(crawler: Crawler, where: str, exc: OSError, *, closing: bool = 
     message = f"cannot write {exc.filename or where}: {exc.strerror or exc}"
     crawler.stats.set_value(WRITE_FAILED, message)
     if closing or crawler.stats.get_value(STOP_REASON):
-        logger.error("%s", message)
-        mark_incomplete(crawler, message)
+        mark_incomplete(crawler, message)  # the summary's headline says it, once
     else:
         stop_crawl(crawler, "write_failed", message)
 
@@ -401,7 +400,8 @@ class FeedExporter(ScrapyFeedExporter):
                 slot.file.close()
             return
         if not slot.itemcount and failed:
-            logger.warning("No row extracted and the run failed: %s left untouched", slot.uri)
+            # The summary says so ("… left untouched").
+            logger.debug("No row extracted and the run failed: %s left untouched", slot.uri)
             return
         try:
             await super()._close_slot(slot, spider)

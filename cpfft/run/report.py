@@ -60,6 +60,8 @@ COORDINATES = "cpfft/coordinates/"
 ALREADY_WRITTEN_STAT = DROPPED + ALREADY_WRITTEN
 #: Cells the CSV exporter prefixed with ' so that a spreadsheet shows them as text.
 FORMULA_GUARDED = "cpfft/csv/formula_guarded"
+#: Why a run is not complete, in one line (the summary's headline cause).
+CAUSE = "cpfft/cause"
 #: Data rows in the output file at the end: this run's, plus a resumed run's earlier ones.
 ROWS_IN_OUTPUT = "cpfft/rows_in_output"
 #: Why a run ends early when no component said (finish reasons set by Scrapy).
@@ -138,6 +140,7 @@ class RunReport:
         self.summary: list[str] = []
         self.rows_before = 0  # rows an interrupted run left in the output (resumed run)
         self.kept: list[str] = []  # an incomplete run's working files (X.incomplete.csv)
+        self.short = False  # a run that failed before its first row: a two-line summary
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
@@ -231,6 +234,12 @@ class RunReport:
             if journal is not None:
                 journal.finish()  # the same JOBDIR now starts a fresh run
         stats.set_value(OUTCOME, outcome)
+        if outcome != "complete":
+            stats.set_value(CAUSE, self.cause(reason))
+        if outcome == "failed" and not self.done() and not self.rows_before:
+            self.short = True  # nothing fetched: the cause is all there is to say
+            self.summary = self.short_summary(spider, reason) + notes
+            return
         self.summary = self.build_summary(spider, reason, outcome) + notes
         if outcome != "complete" and not stats.get_value(PROBLEMS):
             # Stopped early with no component saying what is missing: the reason is.
@@ -431,6 +440,32 @@ class RunReport:
         lines += [f"  missing:            {p}" for p in stats.get_value(PROBLEMS) or []]
         return lines
 
+    def short_summary(self, spider: Spider, reason: str) -> list[str]:
+        """A run that failed before its first row: its cause, then what it did, then (a third
+        line) anything else reported missing."""
+        stats = self.crawler.stats
+        stats.set_value(ROWS_IN_OUTPUT, 0)
+        feeds = ", ".join(map(str, self.crawler.settings.getdict("FEEDS")))
+        calls = stats.get_value("downloader/request_count", 0)
+        retries = stats.get_value("retry/count", 0)
+        plural = "ies" if retries != 1 else "y"
+        if self.crawler.settings.get("CPFFT_RUN_OUTPUT"):  # a new name: nothing to leave
+            where = "no file written (latest.csv unchanged)"
+        else:
+            where = f"{feeds} left untouched" if feeds else "no output file"
+        done = [
+            where,
+            f"{count(calls)} API call{'s' if calls != 1 else ''} ({count(retries)} retr{plural})",
+            f"elapsed {duration(time.monotonic() - self.started)}",
+            "exit code 1",
+        ]
+        cause = self.cause(reason)
+        lines = [f"Run summary ({spider.name}): FAILED: {cause}", f"  {'; '.join(done)}"]
+        others = [p for p in stats.get_value(PROBLEMS) or [] if p != cause]
+        if others:
+            lines.append(f"  also missing: {'; '.join(others)}")
+        return lines
+
     @staticmethod
     def rate_lines(stats: dict[str, Any]) -> list[str]:
         """The pace each rate-capped slot settled on (cpfft.middlewares.pace)."""
@@ -460,7 +495,7 @@ class RunReport:
         logger.log(
             logging.INFO if outcome == "complete" else logging.ERROR, "\n".join(self.summary)
         )
-        if outcome != "complete":
+        if outcome != "complete" and not self.short:  # a short summary says it itself
             logger.error(
                 "The output is %s: see 'missing' in the summary above (exit code 1)",
                 outcome.upper(),

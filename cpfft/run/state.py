@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 from typing import TYPE_CHECKING
 
 from scrapy.utils.defer import deferred_from_coro
@@ -24,7 +23,6 @@ from scrapy.utils.defer import deferred_from_coro
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-logger = logging.getLogger(__name__)
 _closing: set[asyncio.Future] = set()
 
 INCOMPLETE = "cpfft/incomplete"
@@ -42,7 +40,8 @@ def mark_incomplete(crawler: Crawler, what: str) -> None:
 
 
 def stop_crawl(crawler: Crawler, reason: str, message: str) -> None:
-    """Log ``message`` once at ERROR and close the spider with ``reason``.
+    """Close the spider with ``reason``; ``message`` (one line: what happened, and the
+    fix) heads the run's summary, at ERROR, so it is said once, there.
 
     Usable from middlewares, where raising CloseSpider has no effect.
     """
@@ -50,7 +49,6 @@ def stop_crawl(crawler: Crawler, reason: str, message: str) -> None:
         return
     crawler.stats.set_value(STOP_REASON, reason)
     crawler.stats.set_value(STOP_MESSAGE, message)
-    logger.error(message)
     mark_incomplete(crawler, message)
     coro = crawler.engine.close_spider_async(reason=reason)
     if not inspect.isawaitable(coro):

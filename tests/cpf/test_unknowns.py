@@ -23,6 +23,19 @@ from tests.fakeapi.cpfdata import INDEX
 pytestmark = pytest.mark.crawl
 
 MISSING = re.compile(r"^\s+missing:\s+(.*)$", re.MULTILINE)
+#: A run that fetched nothing says its cause in the headline, anything else on one line.
+SHORT_CAUSE = re.compile(r"Run summary \(cpf\): FAILED: (.*)$", re.MULTILINE)
+ALSO_MISSING = re.compile(r"^  also missing: (.*)$", re.MULTILINE)
+
+
+def reported(log: str) -> list[str]:
+    """Everything the summary says is missing, whichever form it takes."""
+    if MISSING.search(log):
+        return MISSING.findall(log)
+    also = ALSO_MISSING.findall(log)
+    return SHORT_CAUSE.findall(log) + (also[0].split("; ") if also else [])
+
+
 WARNING = re.compile(r"^\s+warning:\s+(.*)$", re.MULTILINE)
 SUMMARY_CALLS = re.compile(r"API calls:\s+([\d ]+) \(")
 
@@ -142,7 +155,7 @@ def test_cut_count_by_departement_fails_clearly(ods, crawl):
     assert len(api.dataset.count_by("code_departement")) > 49
     result = crawl("cpf", env={"CPF_API_URL": api.url})
     assert result.returncode == 1, result.log
-    assert MISSING.findall(result.log) == [
+    assert reported(result.log) == [
         (
             "row count per département: 49 groups came back, as many as limit=49 allows, "
             "so some may be missing; nothing was fetched"
@@ -158,7 +171,7 @@ def test_grouped_limit_refused_all_the_way_down_fails_clearly(ods, crawl):
     api = ods(rows=300, group_limit_max=500, group_limit_message=vague)
     result = crawl("cpf", env={"CPF_API_URL": api.url})
     assert result.returncode == 1, result.log
-    assert MISSING.findall(result.log) == [
+    assert reported(result.log) == [
         (
             f"row count per département: HTTP 400: {vague} "
             "(group_by limits refused: 20000, 19999, 10000, 1000)"
@@ -193,7 +206,7 @@ def test_export_always_shorter_than_count_is_written_and_reported(ods, crawl):
         env={"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": rows, "CPF_PARTITION_ATTEMPTS": "3"},
     )
     assert result.returncode == 1, result.log
-    assert MISSING.findall(result.log) == [
+    assert reported(result.log) == [
         (
             f"partition 1 (départements 75): the count says {spaced(true + 12)} rows, every export "
             f"gave {spaced(true)} (the portal may be reindexing; run again later); those "
@@ -214,7 +227,7 @@ def test_export_always_longer_than_count_is_written_and_reported(ods, crawl):
     true, rows = alone(api, -12)
     result = crawl("cpf", env={"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": rows})
     assert result.returncode == 1, result.log
-    assert MISSING.findall(result.log) == [
+    assert reported(result.log) == [
         (
             f"partition 1 (départements 75): the count says {spaced(true - 12)} rows, the export "
             f"gave {spaced(true)}, all written; a fresh count still says {spaced(true - 12)} "
@@ -237,7 +250,7 @@ def test_export_longer_than_a_stale_count_is_complete_once_recounted(ods, crawl)
     true, rows = alone(api, -12)
     result = crawl("cpf", env={"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": rows})
     assert result.returncode == 0, result.log
-    assert MISSING.findall(result.log) == []
+    assert reported(result.log) == []
     assert WARNING.findall(result.log) == [
         (
             f"partition 1 (départements 75): the count said {spaced(true - 12)} rows, the export "
@@ -256,7 +269,7 @@ def test_export_shorter_than_a_stale_count_is_fetched_again(ods, crawl):
     assert result.returncode == 0, result.log
     assert keys(result) == truth(api)
     assert "the catalogue changed during the run" in result.log
-    assert MISSING.findall(result.log) == WARNING.findall(result.log) == []
+    assert reported(result.log) == WARNING.findall(result.log) == []
 
 
 def test_drift_in_a_departement_split_by_nsf(ods, crawl):
@@ -266,7 +279,7 @@ def test_drift_in_a_departement_split_by_nsf(ods, crawl):
         env={"CPF_API_URL": api.url, "CPF_PARTITION_ROWS": "200", "CPF_PARTITION_ATTEMPTS": "2"},
     )
     assert result.returncode == 1, result.log
-    (line,) = MISSING.findall(result.log)
+    (line,) = reported(result.log)
     m = re.fullmatch(
         r"partition \d+ \(départements [^)]*75[^)]*\): the count says (\d+) rows, every export "
         r"gave (\d+) \(the portal may be reindexing; run again later\); those \2 rows are written",
@@ -290,7 +303,7 @@ def test_export_cut_once_then_short_is_not_written(ods, crawl):
     exported = [u for u in api.requests if "exports/jsonl" in u]
     assert len(exported) == 3
     half = int(true * 0.5)
-    assert MISSING.findall(result.log) == [
+    assert reported(result.log) == [
         (
             f"partition 1 (départements 75; {true + 12} rows): the count says {spaced(true + 12)} "
             f"rows, the 3 whole exports gave {spaced(half)}, {spaced(true)} and {spaced(true)} rows "

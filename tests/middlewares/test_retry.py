@@ -8,10 +8,16 @@ from unittest import mock
 
 import pytest
 from scrapy import FormRequest, Request
-from scrapy.exceptions import DownloadTimeoutError
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+)
 from scrapy.http import Response, TextResponse
+from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
+from twisted.internet import error as twisted_errors
 
 from cpfft.middlewares.retry import (
     HINT_META,
@@ -23,7 +29,10 @@ from cpfft.middlewares.retry import (
     http_status,
     parse_retry_after,
     seconds,
+    unreachable,
+    url_settings,
 )
+from cpfft.run.state import STOP_MESSAGE, STOP_REASON
 
 
 @pytest.fixture
@@ -350,3 +359,93 @@ def test_descriptions_of_odd_statuses_waits_and_exceptions():
     assert seconds(12.345) == "12.3"
     assert seconds(150.4) == "150"
     assert describe_exception(DownloadTimeoutError()) == "DownloadTimeoutError"
+
+
+# ------------------------------------------------------------ hosts out of reach
+
+
+@pytest.fixture
+def stoppable(mw):
+    """The middleware, with an engine that records the stop instead of closing a spider."""
+    mw.crawler.engine = mock.Mock()
+    mw.crawler.engine.close_spider_async.return_value = None
+    mw.crawler.settings.frozen = False
+    mw.crawler.settings.set("CPF_API_URL", "http://catalogue.example:8001")
+    mw.crawler.settings.set("CPFFT_UNREACHABLE_RETRIES", 2)
+    return BackoffRetryMiddleware.from_crawler(mw.crawler)
+
+
+def give_up_count(mw, request, exception):
+    """Retries until the middleware gives up: how many it sent."""
+    sent = 0
+    while (retry := mw.process_exception(request, exception)) is not None:
+        request, sent = retry, sent + 1
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("exception", "why"),
+    [
+        (CannotResolveHostError("catalogue.example"), "the name does not resolve"),
+        (twisted_errors.DNSLookupError("catalogue.example"), "the name does not resolve"),
+        (DownloadConnectionRefusedError("refused"), "the connection is refused"),
+        (twisted_errors.NoRouteError(), "no route to the host"),
+    ],
+)
+def test_a_host_that_never_answered_is_retried_briefly_then_the_run_stops(
+    stoppable, caplog, exception, why
+):
+    request = Request("http://catalogue.example:8001/api", meta={"step": "dataset metadata"})
+    with caplog.at_level(logging.DEBUG):
+        assert give_up_count(stoppable, request, exception) == 2  # not RETRY_TIMES (3)
+    stats = stoppable.crawler.stats
+    assert stats.get_value(STOP_REASON) == "unreachable"
+    assert stats.get_value(STOP_MESSAGE) == (
+        f"Cannot reach catalogue.example:8001 ({why}; 3 attempts). Network or proxy? "
+        "To work offline, point CPF_API_URL at an emulator (README, « Émulateurs »)"
+    )
+    stoppable.crawler.engine.close_spider_async.assert_called_once_with(reason="unreachable")
+    # Scrapy's own "Gave up retrying" line is at DEBUG: the summary says it once.
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_host_that_answered_before_gets_the_whole_budget(stoppable):
+    request = Request("http://catalogue.example:8001/api")
+    stoppable.process_response(request, Response(request.url, status=200))
+    refused = DownloadConnectionRefusedError("refused")
+    assert give_up_count(stoppable, Request("http://catalogue.example:8001/x"), refused) == 3
+    assert stoppable.crawler.stats.get_value(STOP_REASON) is None  # the spider tells
+
+
+def test_another_hosts_answer_does_not_count(stoppable):
+    stoppable.process_response(Request("http://other:1/"), Response("http://other:1/", status=200))
+    refused = DownloadConnectionRefusedError("refused")
+    assert give_up_count(stoppable, Request("http://catalogue.example:8001/x"), refused) == 2
+    assert stoppable.crawler.stats.get_value(STOP_REASON) == "unreachable"
+
+
+def test_a_slow_host_is_not_out_of_reach(stoppable):
+    slow = DownloadTimeoutError("took longer than 300 seconds")
+    assert give_up_count(stoppable, Request("http://catalogue.example:8001/x"), slow) == 3
+    assert stoppable.crawler.stats.get_value(STOP_REASON) is None
+
+
+def test_an_unknown_host_names_the_url_not_a_setting(stoppable):
+    request = Request("http://proxy.example/x", meta={"max_retry_times": 0})
+    assert give_up_count(stoppable, request, CannotResolveHostError("proxy.example")) == 0
+    message = stoppable.crawler.stats.get_value(STOP_MESSAGE)
+    assert message.startswith("Cannot reach proxy.example (the name does not resolve; 1 attempt).")
+    assert "point the URL at an emulator" in message
+
+
+def test_the_settings_pointing_at_a_host_are_all_named():
+    settings = Settings(
+        {
+            "FT_API_URL": "http://127.0.0.1:8002",
+            "FT_TOKEN_URL": "http://127.0.0.1:8002/connexion/oauth2/access_token?realm=/partenaire",
+            "CPF_API_URL": "http://127.0.0.1:8001",
+            "SOME_URL": "http://127.0.0.1:8002",
+        }
+    )
+    assert url_settings(settings, "127.0.0.1:8002") == ["FT_API_URL", "FT_TOKEN_URL"]
+    assert unreachable(DownloadTimeoutError()) is None

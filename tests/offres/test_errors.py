@@ -122,7 +122,7 @@ def test_token_endpoint_unreachable(ft, crawl):
         "offres", env=ft_env(api, FT_TOKEN_URL="http://127.0.0.1:9/token", CPFFT_RETRY_TIMES="1")
     )
     assert result.returncode == 1
-    assert "Could not reach the France Travail token URL" in result.log
+    assert "FAILED: Cannot reach 127.0.0.1:9 (the connection is refused; 2 attempts)" in result.log
     assert "Traceback" not in result.log
 
 

@@ -389,8 +389,8 @@ def test_page_0_failing_leaves_the_run_with_nothing_said_once():
     answer = p.answered(WHOLE_FIRST, Page(400, 0, [], [], "HTTP 400: bad motsCles"))
     assert answer == Answer(lines=[(logging.ERROR, message)], failure=message)
     assert p.failed(WHOLE_FIRST, "HTTP 400: bad motsCles", stopping=False) == answer
-    # While the run is being stopped, the failure is recorded but not logged again.
-    assert p.failed(WHOLE_FIRST, "HTTP 400: bad motsCles", stopping=True) == Answer(failure=message)
+    # While the run is being stopped, its stop says why: the page was only dropped on the way.
+    assert p.failed(WHOLE_FIRST, "HTTP 400: bad motsCles", stopping=True) == Answer()
 
 
 def test_probe_answers_lead_to_the_cursor_with_what_was_measured():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -145,10 +146,18 @@ def test_timestamped_files_and_latest(ods, crawl, tmp_path):
     assert first.returncode == 0, first.log
     names = files(out / "cpf")
     run1 = out / "cpf" / next(n for n in names if n.endswith(".csv") and n != "latest.csv")
-    # The run's file and its descriptor, each published as latest.
-    assert names == sorted([run1.name, run1.name + ".datapackage.json",
+    # The run's file and its descriptor, each published as latest, and the run's status.
+    status = run1.name.removesuffix(".csv") + ".run.json"
+    assert names == sorted([run1.name, run1.name + ".datapackage.json", status,
                             "latest.csv", "latest.csv.datapackage.json"])  # fmt: skip
     assert run1.name.endswith("_job-one.csv")
+    record = json.loads((out / "cpf" / status).read_text(encoding="utf-8"))
+    assert (record["status"], record["rows"], record["output"], record["job"]) == (
+        "COMPLETE",
+        300,
+        run1.name,
+        "job-one",
+    )
     assert (out / "cpf" / "latest.csv").read_bytes() == run1.read_bytes()
     assert "latest:" in first.log
 
@@ -156,7 +165,7 @@ def test_timestamped_files_and_latest(ods, crawl, tmp_path):
     assert second.returncode == 0, second.log
     names = [n for n in files(out / "cpf") if n.endswith(".csv")]
     assert len(names) == 3  # two runs, never overwritten, and latest.csv
-    assert len(files(out / "cpf")) == 6  # and a descriptor for each
+    assert len(files(out / "cpf")) == 8  # and a descriptor and a status for each run
     newest = out / "cpf" / max(n for n in names if n != "latest.csv")
     assert newest != run1
     assert (out / "cpf" / "latest.csv").samefile(newest)
@@ -165,7 +174,7 @@ def test_timestamped_files_and_latest(ods, crawl, tmp_path):
     other = crawl("cpf", {"max_records": "10"}, env=env, output="")
     assert other.returncode == 0, other.log
     assert (out / "cpf" / "latest.csv").samefile(newest)
-    assert len(files(out / "cpf" / "max_records=10")) == 4  # its file, latest.csv, descriptors
+    assert len(files(out / "cpf" / "max_records=10")) == 5  # file, latest.csv, descriptors, status
 
     api.config.truncate_exports, api.config.truncate_mode = 100, "clean"
     failed = crawl("cpf", env={**env, "CPF_PARTITION_ATTEMPTS": "1"}, output="")
@@ -186,8 +195,12 @@ def test_incomplete_file_is_set_aside(ods, crawl, tmp_path):
     assert result.returncode == 1
     names = files(out / "cpf")
     assert "latest.csv" not in names
-    assert len(names) == 1
-    assert names[0].endswith(".incomplete.csv")
+    assert len(names) == 2  # the rows, set aside, and the run's status
+    aside = next(n for n in names if n.endswith(".incomplete.csv"))
+    record = json.loads((out / "cpf" / aside.replace(".incomplete.csv", ".run.json")).read_text())
+    assert (record["status"], record["output"], record["exit_code"]) == ("INCOMPLETE", aside, 1)
+    assert record["rows"] > 0
+    assert "quota" in record["cause"]
     assert "set aside:" in result.log
 
 

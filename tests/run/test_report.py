@@ -95,21 +95,25 @@ def test_failed_run_names_its_cause_at_error_and_no_file_it_did_not_touch():
     ext = report({"downloader/request_count": 6, "retry/count": 5})
     mark_incomplete(ext.crawler, "dataset metadata: DNSLookupError: no results for hostname")
     level, text, records = conclude(ext, stored=False)  # the exporter left out.csv alone
-    lines = text.splitlines()
     assert level == "ERROR"
-    assert lines[0] == (
-        "Run summary (cpf): FAILED: dataset metadata: DNSLookupError: no results for hostname"
-    )
-    assert "finish reason: finished" not in text
-    assert lines[1] == "  rows written:       0 (out.csv left untouched)"
-    assert "→" not in text
-    assert "  API calls:          6 (5 retries)" in lines
-    assert (
-        lines[-1]
-        == "  missing:            dataset metadata: DNSLookupError: no results for hostname"
-    )
-    assert records[-1].levelno == logging.ERROR
-    assert "see 'missing' in the summary above" in records[-1].getMessage()
+    # Nothing fetched: the cause, then what the run did, in two lines; no exit line after.
+    assert text.splitlines() == [
+        "Run summary (cpf): FAILED: dataset metadata: DNSLookupError: no results for hostname",
+        "  out.csv left untouched; 6 API calls (5 retries); elapsed 0:00:00; exit code 1",
+    ]
+    assert len(records) == 1
+    assert ext.crawler.stats.get_value(ROWS_IN_OUTPUT) == 0
+
+
+def test_a_failed_run_that_fetched_nothing_names_every_other_problem_on_a_third_line():
+    ext = report({"downloader/request_count": 1})
+    mark_incomplete(ext.crawler, "row count per département: HTTP 400: bad limit")
+    mark_incomplete(ext.crawler, "the output file could not be stored")
+    _, text, _ = conclude(ext, stored=False)
+    assert text.splitlines()[1:] == [
+        "  out.csv left untouched; 1 API call (0 retries); elapsed 0:00:00; exit code 1",
+        "  also missing: the output file could not be stored",
+    ]
 
 
 def test_the_component_that_stopped_the_run_is_the_cause():
@@ -146,11 +150,10 @@ def test_a_component_closing_with_its_own_reason_names_what_it_reported():
     mark_incomplete(ext.crawler, "-o out.csv: its header is not this run's")
     level, text, _ = conclude(ext, "output_refused", stored=False)
     assert level == "ERROR"
-    assert text.splitlines()[0] == (
-        "Run summary (cpf): FAILED (finish reason: output_refused): "
-        "-o out.csv: its header is not this run's"
-    )
-    assert text.count("missing:") == 1
+    assert text.splitlines() == [
+        "Run summary (cpf): FAILED: -o out.csv: its header is not this run's",
+        "  out.csv left untouched; 0 API calls (0 retries); elapsed 0:00:00; exit code 1",
+    ]
 
 
 def test_resumed_run_counts_the_rows_of_the_interrupted_one():
@@ -286,17 +289,20 @@ def test_failed_run_names_the_real_cause_and_leaves_the_file_alone(crawl, tmp_pa
     (tmp_path / "out.csv").write_bytes(PREVIOUS)
     result = crawl("cpf", settings={"RETRY_TIMES": "1", "LOG_LEVEL": level})
     assert result.returncode == 1
-    summary = re.search(r"ERROR: (Run summary \(cpf\): .*?)\n\S", result.log, re.DOTALL)
+    summary = re.search(r"ERROR: (Run summary \(cpf\): .*?)(?:\n\S|\n?\Z)", result.log, re.DOTALL)
     assert summary, result.log  # shown at ERROR, also under -L WARNING
     text = summary.group(1)
     assert text.splitlines()[0] == (
-        "Run summary (cpf): FAILED: dataset metadata: DownloadConnectionRefusedError: "
-        "Connection was refused by other side: 111: Connection refused."
+        "Run summary (cpf): FAILED: Cannot reach 127.0.0.1:9 (the connection is refused; "
+        "2 attempts). Network or proxy? To work offline, point CPF_API_URL or FT_API_URL or "
+        "FT_TOKEN_URL at an emulator (README, « Émulateurs »)"
     )
     assert "finish reason" not in text
-    assert "  rows written:       0 (out.csv left untouched)" in text.splitlines()
+    assert re.fullmatch(
+        r"  out.csv left untouched; 2 API calls \(1 retry\); elapsed \S+; exit code 1",
+        text.splitlines()[1],
+    ), text
     assert "→" not in text
-    assert "ERROR: The output is FAILED: see 'missing' in the summary above" in result.log
     assert (tmp_path / "out.csv").read_bytes() == PREVIOUS
     assert ("retrying dataset metadata" in result.log) == (level == "INFO")
     assert "Traceback" not in result.log
@@ -310,7 +316,7 @@ def test_each_retry_is_one_info_line_with_its_wait_and_attempt(ods, crawl):
     retries = re.findall(r"INFO: retrying dataset metadata in ([\d.]+) s \((\d)/3\): HTTP 5\d\d ",
                          result.log)  # fmt: skip
     assert retries == [("0.05", "1"), ("0.1", "2"), ("0.2", "3")], result.log
-    assert "  API calls:          4 (3 retries)" in result.log
+    assert "; 4 API calls (3 retries); " in result.log
 
 
 def resumable(crawl, api, tmp_path, keep):
