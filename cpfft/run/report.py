@@ -13,7 +13,9 @@
 - When the engine stops: a summary (rows in the output file, duplicates
   removed, rows dropped and why, API calls, retries, elapsed time, and what is
   missing), at INFO when the run is complete, else at ERROR — headed by the
-  cause — and followed by one ERROR line.
+  cause — and followed by one ERROR line. A run that failed before its first row
+  gets two lines instead: the cause, then what it did and its exit code (a third
+  names anything else missing).
 """
 
 from __future__ import annotations
