@@ -30,6 +30,7 @@ a job, in the environment the job will have.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -44,9 +45,9 @@ from scrapy.utils.project import get_project_settings
 from cpfft.config import check_common_settings
 from cpfft.errors import ArgumentError, ConfigurationError
 from cpfft.run.contract import ApiSpider
-from cpfft.run.output import next_stamp, output_dir, safe_name
+from cpfft.run.output import safe_name, timestamped_output
 from cpfft.run.report import OUTCOME, quiet_scrapy_logs
-from cpfft.run.status import FAILED, RECORD_SUFFIX, RunRecord, now_text, write_record
+from cpfft.run.status import FAILED, RunRecord, now_text, record_file, write_record
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -139,14 +140,8 @@ def record_refused(
     status record too, so that ``scrapy etat`` shows it FAILED (scrapyd says "finished")."""
     if settings.getdict("FEEDS"):
         return
-    try:
-        base = output_dir(settings)
-    except ConfigurationError:
-        return  # the refusal is about CPFFT_OUTPUT_DIR itself: nowhere to write
-    if base is None:
-        return
-    known = spider in get_spider_loader(settings).list()
-    folder = base / safe_name(spider) if known else base
+    # In its spider's folder; a name no spider has gets no folder of its own.
+    folder = safe_name(spider) if spider in get_spider_loader(settings).list() else ""
     shown_args = " ".join(f"-a {k}={v}" for k, v in arguments.items() if not k.startswith("_"))
     record = RunRecord(
         spider=spider,
@@ -161,13 +156,10 @@ def record_refused(
         job=arguments.get("_job") or None,
         refused=True,
     )
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = next_stamp(folder)
-        job = f"_{safe_name(record.job)}" if record.job else ""
-        write_record(folder / f"{stamp}{job}{RECORD_SUFFIX}", record)
-    except OSError:
-        pass  # the message is on stderr and in the log anyway
+    # No CPFFT_OUTPUT_DIR, or the refusal is about it: nowhere to write. Either way the
+    # message is on stderr and in the log.
+    with contextlib.suppress(ConfigurationError, OSError):
+        write_record(record_file(timestamped_output(settings, folder, record.job)), record)
 
 
 def check_job(argv: list[str]) -> int:

@@ -24,8 +24,8 @@ from scrapy.commands import ScrapyCommand
 
 from cpfft.commands import quiet_unless_asked
 from cpfft.errors import ConfigurationError, shown
+from cpfft.rapport.fr import compte
 from cpfft.run.output import output_dir, write_atomically
-from cpfft.run.report import count
 from cpfft.run.status import COMPLETE, age_text, alert, parse_duration, read_records, when
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ EXIT_USAGE = 2
 
 
 def run_line(record: RunRecord, now: datetime) -> str:
-    rows = "" if record.rows is None else f"{count(record.rows)} lignes"
+    rows = "" if record.rows is None else compte(record.rows, "ligne")
     line = f"  {when(record.started_at)}  {record.status:<10}  {rows:>15}  il y a "
     line += age_text(now - record.started_at)
     if record.status != COMPLETE and record.cause:
@@ -71,7 +71,7 @@ def report(
             alerts.append(f"alerte : aucune exécution enregistrée sous {base}")
     for query, runs in sorted(queries.items()):
         problem = alert(runs, now, max_age, limit) if max_age is not None else None
-        lines.append(f"{query} ({len(runs)} exécution{'s' if len(runs) > 1 else ''})")
+        lines.append(f"{query} ({compte(len(runs), 'exécution')})")
         lines += [run_line(r, now) for r in reversed(runs[-last:])]
         if problem:
             alerts.append(f"alerte : {query} : {problem}")
@@ -81,7 +81,7 @@ def report(
     lines += alerts
     if max_age is not None and not alerts:
         lines.append(
-            f"tout va bien : {len(queries)} requête{'s' if len(queries) > 1 else ''}, chacune "
+            f"tout va bien : {compte(len(queries), 'requête')}, chacune "
             f"complète il y a moins de {limit}"
         )
     document["alertes"] = alerts

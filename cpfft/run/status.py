@@ -19,13 +19,13 @@ No Scrapy here: plain files and dates.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from cpfft.run.output import write_atomically
 
 RECORD_SUFFIX = ".run.json"
 RUNNING, COMPLETE, INCOMPLETE, FAILED = "RUNNING", "COMPLETE", "INCOMPLETE", "FAILED"
@@ -79,16 +79,7 @@ def record_file(output: Path) -> Path:
 
 def write_record(path: Path, record: RunRecord) -> None:
     """Write ``record`` to ``path`` whole or not at all (a reader never sees half of it)."""
-    text = json.dumps(record.as_json(), ensure_ascii=False, indent=1) + "\n"
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, 0o644)  # noqa: PTH101 - readable by the monitoring user, like the CSV
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(record.as_json(), ensure_ascii=False, indent=1) + "\n")
 
 
 def read_records(folder: Path) -> tuple[dict[str, list[RunRecord]], list[str]]:
