@@ -42,6 +42,7 @@ from scrapy.utils.misc import load_object
 
 from cpfft.errors import ConfigurationError, shown, shown_uri
 from cpfft.exporters import DELIMITERS, EXCEL_MAX_ROWS
+from cpfft.params import closest
 from cpfft.run.output import output_dir
 
 
@@ -400,6 +401,7 @@ def check_common_settings(settings: BaseSettings) -> None:
     dotenv_error = os.environ.get("CPFFT_DOTENV_ERROR")
     if dotenv_error:
         raise ConfigurationError(dotenv_error)
+    check_names(settings)
     for spec in SETTINGS:
         check_setting(settings, spec)
     for uri, options in settings.getdict("FEEDS").items():
@@ -408,6 +410,37 @@ def check_common_settings(settings: BaseSettings) -> None:
             from cpfft.parquet import require_pyarrow  # imports pyarrow only to check it
 
             require_pyarrow(f"output {shown(shown_uri(str(uri)), 120)}")
+
+
+#: The prefixes of cpfft's settings: a name with one of them that cpfft does not know is a typo.
+OWN_PREFIXES = ("CPF_", "CPFFT_", "FT_")
+#: Read from the environment only: a ``-s`` value would show in logs and job listings.
+CREDENTIALS = ("FT_CLIENT_ID", "FT_CLIENT_SECRET")
+
+
+def check_names(settings: BaseSettings) -> None:
+    """Refuse a setting named like cpfft's that cpfft does not have (``-s CPF_PARTITON_ROWS``
+    would otherwise be ignored without a word), with the likely name; and the credentials."""
+    import cpfft.settings as declared  # cpfft.settings imports this module
+
+    known = set(SETTINGS_BY_NAME) | {name for name in vars(declared) if name.isupper()}
+    for name in settings.attributes:
+        upper = name.upper()  # Scrapy's names are case-sensitive: -s cpf_… is ignored too
+        if not upper.startswith(OWN_PREFIXES) or name in known:
+            continue
+        if upper in CREDENTIALS:
+            raise ConfigurationError(
+                f"setting {name}: the France Travail credentials are not settings (a -s value "
+                "shows in logs and in scrapyd's job listing): put FT_CLIENT_ID and "
+                "FT_CLIENT_SECRET in the environment or in .env"
+            )
+        guess = upper if upper in SETTINGS_BY_NAME else closest(upper, SETTINGS_BY_NAME)
+        hint = f" Did you mean {guess}?" if guess else ""
+        label = name if name.isprintable() and len(name) <= 60 else shown(name)
+        raise ConfigurationError(
+            f"setting {label}: unknown cpfft setting.{hint} "
+            "The settings are listed in the README (« Réglages »)"
+        )
 
 
 def check_setting(settings: BaseSettings, spec: Setting) -> None:

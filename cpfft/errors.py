@@ -19,6 +19,16 @@ class ConfigurationError(Exception):
     """A user mistake in an argument or a setting; ``str()`` is one line."""
 
 
+class NoOutputError(ConfigurationError):
+    """Neither ``-O``/``-o`` nor ``CPFFT_OUTPUT_DIR``: the run has nowhere to write."""
+
+    #: What a scheduled run (``cpfft-schedule``, no ``-O`` there) is told instead.
+    SCHEDULED = (
+        "no output folder: set CPFFT_OUTPUT_DIR to an absolute directory in the job's "
+        "environment (a scheduled run writes its timestamped files and a latest.csv there)"
+    )
+
+
 class ArgumentError(ConfigurationError):
     def __init__(self, name: str, message: str):
         self.name = name

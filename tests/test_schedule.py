@@ -185,9 +185,11 @@ def test_settings_are_posted_and_a_running_query_is_skipped(environ, scrapyd, tm
          "argument -a departement:"),
         (["offres"], {}, "FT_CLIENT_ID and FT_CLIENT_SECRET not set"),
         (["cpf", "-s", "CPFFT_CSV_DELIMITER=x"], {}, "setting CPFFT_CSV_DELIMITER='x'"),
-        (["cpf"], {"CPFFT_OUTPUT_DIR": ""}, "no output: give -O file.csv, or set CPFFT_OUTPUT_DIR"),
+        (["cpf"], {"CPFFT_OUTPUT_DIR": ""}, "no output folder: set CPFFT_OUTPUT_DIR to an absolute"),
         (["cpf"], {"CPFFT_OUTPUT_DIR": "relative"}, "must be an absolute directory"),
         (["scrapyd"], {}, "unknown spider 'scrapyd'"),
+        (["cfp"], {}, "unknown spider 'cfp'. Did you mean cpf?"),
+        (["cpf", "-s", "CPF_PARTITON_ROWS=5"], {}, "Did you mean CPF_PARTITION_ROWS?"),
     ],
 )  # fmt: skip
 def test_a_job_that_would_fail_its_checks_is_not_posted(
@@ -201,6 +203,7 @@ def test_a_job_that_would_fail_its_checks_is_not_posted(
     assert len(lines) == 1, err
     assert lines[0].startswith(f"cpfft-schedule: error: {argv[0]} not scheduled: ")
     assert message in lines[0]
+    assert " -O" not in lines[0]  # cpfft-schedule takes no -O: never advise one
     assert "Traceback" not in err
     assert node.requests == 0
     # Where the environment may be the cause, the line says which environment was used.

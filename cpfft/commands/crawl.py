@@ -43,7 +43,8 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.project import get_project_settings
 
 from cpfft.config import check_common_settings
-from cpfft.errors import ArgumentError, ConfigurationError
+from cpfft.errors import ArgumentError, ConfigurationError, NoOutputError, shown
+from cpfft.params import closest
 from cpfft.run.contract import ApiSpider
 from cpfft.run.output import safe_name, timestamped_output
 from cpfft.run.report import OUTCOME, quiet_scrapy_logs
@@ -95,8 +96,12 @@ class Command(ScrapyCrawlCommand):
         try:
             spidercls = loader.load(name)
         except KeyError:
-            names = ", ".join(sorted(loader.list()))
-            raise UnknownSpiderError(f"unknown spider {name!r}. Spiders: {names}") from None
+            names = sorted(loader.list())
+            guess = closest(name.lower(), names)
+            hint = f" Did you mean {guess}?" if guess else ""
+            raise UnknownSpiderError(
+                f"unknown spider {shown(name)}.{hint} Spiders: {', '.join(names)}"
+            ) from None
         settings = self.settings.copy()
         spidercls.update_settings(settings)
         if issubclass(spidercls, ApiSpider):
@@ -180,7 +185,9 @@ def check_job(argv: list[str]) -> int:
     except (ConfigurationError, UsageError) as exc:
         # Whether the environment (settings, credentials, output directory) is the cause.
         own = isinstance(exc, ArgumentError | UnknownSpiderError | UsageError)
-        print(json.dumps({"error": str(exc), "environment": not own}))
+        # A scheduled run takes no -O: only the output folder can fix it.
+        message = NoOutputError.SCHEDULED if isinstance(exc, NoOutputError) else str(exc)
+        print(json.dumps({"error": message, "environment": not own}))
         return EXIT_USAGE
     folder = command.output_folder
     print(json.dumps({"output": str(folder) if folder else None}))

@@ -56,7 +56,7 @@ class Command(ScrapyCommand):
         parser.add_argument(
             "--changements",
             metavar="FILE",
-            help="the offres run's changes file (….changes.csv): withdrawn offers are removed",
+            help="the offres run's changes file (….changes.csv), whose withdrawn offers are removed",
         )
         parser.add_argument("--metiers-csv", metavar="FILE", help="also write the bridge as CSV")
         parser.add_argument("--metiers-parquet", metavar="FILE",

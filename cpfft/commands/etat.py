@@ -114,8 +114,8 @@ class Command(ScrapyCommand):
         parser.add_argument(
             "--seulement-alertes",
             action="store_true",
-            help="n'écrit que les lignes « alerte : » (rien si tout va bien : cron n'envoie "
-            "alors aucun courriel)",
+            help="n'écrit que les alertes, rien quand tout va bien (cron n'envoie alors aucun "
+            "courriel)",
         )
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:

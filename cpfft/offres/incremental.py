@@ -135,6 +135,22 @@ class QueryState:
         self.last = {name: json.loads(value) for name, value in db.execute("SELECT * FROM meta")}
         db.execute("CREATE TEMP TABLE run (id TEXT PRIMARY KEY, created TEXT, updated TEXT)")
 
+    def has_complete_run(self) -> bool:
+        """Whether a complete run of this query left its bound, read before the run starts:
+        no lock taken, nothing created. An unreadable state counts as one: :meth:`open`
+        then says what is wrong with it."""
+        if not self.path.is_file():
+            return False
+        try:
+            db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=5)
+            try:
+                row = db.execute("SELECT value FROM meta WHERE name = 't0'").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return True
+        return row is not None
+
     @property
     def last_t0(self) -> str | None:
         """Creation-date bound of the last complete run of this query, if any."""

@@ -31,10 +31,10 @@ from cpfft.offres.checks import check_overlap, check_run
 from cpfft.offres.cursor import Fetch
 from cpfft.offres.incremental import QueryState, StateError
 from cpfft.offres.plan import Answer, Page, Plan, depuis_start, sort_warning, start_t0
-from cpfft.offres.search import offre_from_api, read_page
+from cpfft.offres.search import api_query, offre_from_api, read_page
 from cpfft.offres.summary import change_stats, changes_lines, summary_lines
 from cpfft.run.contract import ApiSpider, describe_failure, log_lines
-from cpfft.run.output import changes_file
+from cpfft.run.output import changes_file, query_folder, run_folder
 from cpfft.run.report import COORDINATES, ROWS_IN_OUTPUT
 from cpfft.run.resume import Journal
 from cpfft.run.rows import Rows
@@ -66,8 +66,17 @@ class OffresSpider(ApiSpider):
         return check_run(settings, arguments)
 
     @classmethod
-    def output_label(cls, args: dict[str, Any]) -> str | None:
-        return "depuis" if args["depuis"] else None
+    def output_label(cls, settings: BaseSettings, args: dict[str, Any]) -> str | None:
+        """``depuis`` for an incremental run: ``-a depuis=dernier`` after a complete run of
+        the query. Without one, the run extracts the whole query: it is named, and becomes
+        ``latest.csv``, like any whole extraction."""
+        if not args["depuis"]:
+            return None
+        folder = run_folder(settings, cls.name, query_folder(args))
+        if folder is None:
+            return None  # -O: the user names the file
+        state = QueryState(folder, check_base_url(settings, "FT_API_URL"), dict(api_query(args)))
+        return "depuis" if state.has_complete_run() else None
 
     def configure(self, settings: BaseSettings, args: dict[str, Any]) -> None:
         self.slot = rated_slot(settings)

@@ -80,7 +80,7 @@ class ApiSpider(scrapy.Spider):
         as the crawl command does before Scrapy starts; the spider, as it is made, does
         the same with ``create`` true."""
         parsed = cls.check_configuration(settings, arguments)
-        label = cls.output_label(parsed)
+        label = cls.output_label(settings, parsed)
         return parsed, prepare(settings, cls.name, arguments, parsed, label, create=create)
 
     @classmethod
@@ -115,8 +115,9 @@ class ApiSpider(scrapy.Spider):
         return []
 
     @classmethod
-    def output_label(cls, args: dict[str, Any]) -> str | None:
-        """A word added to the name of timestamped output files (see cpfft.run.output)."""
+    def output_label(cls, settings: BaseSettings, args: dict[str, Any]) -> str | None:
+        """A word added to the name of this run's timestamped output file (see
+        cpfft.run.output), decided before the run starts."""
         return None
 
 

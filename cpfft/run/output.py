@@ -48,7 +48,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cpfft.errors import ConfigurationError, shown
+from cpfft.errors import ConfigurationError, NoOutputError, shown
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -192,6 +192,15 @@ def next_stamp(folder: Path, now: datetime | None = None) -> str:
     return moment.strftime(STAMP_FORMAT)[:-3] + "Z"
 
 
+def run_folder(settings: BaseSettings, spider: str, query: str | None) -> Path | None:
+    """The folder of a query's timestamped files under ``CPFFT_OUTPUT_DIR`` (None without
+    it); ``query``: :func:`query_folder`."""
+    base = output_dir(settings)
+    if base is None:
+        return None
+    return base / spider / query if query else base / spider
+
+
 def timestamped_output(
     settings: BaseSettings,
     spider: str,
@@ -207,13 +216,12 @@ def timestamped_output(
     created (a check before the run): the folder only has to be creatable. ``now``: the
     run's start (default: the clock).
     """
-    base = output_dir(settings)
-    if base is None:
-        raise ConfigurationError(
+    folder = run_folder(settings, spider, query)
+    if folder is None:
+        raise NoOutputError(
             "no output: give -O file.csv, or set CPFFT_OUTPUT_DIR to an absolute directory for "
             "timestamped files and a latest.csv (scheduled runs)"
         )
-    folder = base / spider / query if query else base / spider
     _writable_folder(folder, create)
     stamp = next_stamp(folder, now)
     if job:

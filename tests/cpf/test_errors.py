@@ -112,6 +112,40 @@ def test_bad_setting_one_line_exit_2(crawl, env, message):
     assert "Traceback" not in result.stderr
 
 
+MISSPELT_SETTINGS = [
+    (
+        {"CPF_PARTITON_ROWS": "5000"},
+        (
+            "setting CPF_PARTITON_ROWS: unknown cpfft setting. Did you mean CPF_PARTITION_ROWS? "
+            "The settings are listed in the README (« Réglages »)"
+        ),
+    ),
+    (
+        {"cpfft_output_dir": "exports"},
+        "setting cpfft_output_dir: unknown cpfft setting. Did you mean CPFFT_OUTPUT_DIR?",
+    ),
+    ({"FT_NOTHING_LIKE": "1"}, "setting FT_NOTHING_LIKE: unknown cpfft setting. The settings"),
+    (
+        {"FT_CLIENT_SECRET": "s3cret"},
+        (
+            "setting FT_CLIENT_SECRET: the France Travail credentials are not settings (a -s value "
+            "shows in logs and in scrapyd's job listing): put FT_CLIENT_ID and FT_CLIENT_SECRET in "
+            "the environment or in .env"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), MISSPELT_SETTINGS)
+def test_a_misspelt_setting_is_refused_with_its_likely_name(crawl, settings, message):
+    """A -s name cpfft does not know would be ignored without a word (Scrapy keeps any name)."""
+    result = crawl("cpf", settings=settings)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"cpfft: error: {message}")
+    assert "s3cret" not in result.stderr
+
+
 def test_themes_are_extensible(ods, crawl):
     api = ods(rows=500)
     result = crawl(
@@ -125,9 +159,14 @@ def test_themes_are_extensible(ods, crawl):
 
 
 def test_unknown_spider_and_unwritable_output(crawl, tmp_path):
-    result = crawl("cpff")
+    result = crawl("cfp")
     assert result.returncode == 2
-    assert "cpfft: error: unknown spider 'cpff'. Spiders: cpf, offres" in result.stderr
+    assert (
+        result.stderr.strip()
+        == "cpfft: error: unknown spider 'cfp'. Did you mean cpf? Spiders: cpf, offres"
+    )
+    result = crawl("scrapyd")  # nothing like it: no guess
+    assert result.stderr.strip() == "cpfft: error: unknown spider 'scrapyd'. Spiders: cpf, offres"
     (tmp_path / "adir.csv").mkdir()
     result = crawl("cpf", output="adir.csv")
     assert result.returncode == 2

@@ -167,7 +167,7 @@ def test_daily_cycle_full_then_incremental_then_full(ft, crawl, tmp_path):
     assert first.returncode == 0, first.log
     assert "no complete run of this query yet" in first.log
     (run1,) = [n for n in run_files(folder) if not n.endswith(".changes.csv")]
-    assert run1.endswith(".depuis.csv")
+    assert ".depuis." not in run1  # a whole extraction, named like one
     everything = {o.data["id"] for o in api.dataset.offers}
     assert set(csv_ids(folder / run1)) == everything
     assert (folder / "latest.csv").samefile(folder / run1)  # the fallback was a whole extraction
@@ -179,6 +179,7 @@ def test_daily_cycle_full_then_incremental_then_full(ft, crawl, tmp_path):
     assert second.returncode == 0, second.log
     assert "-a depuis=dernier: offers created since" in second.log
     run2 = max(n for n in run_files(folder) if not n.endswith(".changes.csv"))
+    assert run2.endswith(".depuis.csv")
     written = csv_ids(folder / run2)
     assert sorted(written) == sorted(day["published"])
     assert changed(folder / "latest.changes.csv") == {"ajoutée": day["published"]}

@@ -56,7 +56,7 @@ def test_check_job_answers_where_the_output_goes_and_creates_nothing(tmp_path):
     [
         (["cpf", "-a", "them=x"], {}, "argument -a them: unknown argument", False),
         (["nope"], {}, "unknown spider 'nope'", False),
-        (["cpf"], {"CPFFT_OUTPUT_DIR": ""}, "no output: give -O file.csv", True),
+        (["cpf"], {"CPFFT_OUTPUT_DIR": ""}, "no output folder: set CPFFT_OUTPUT_DIR", True),
         (["offres"], {}, "FT_CLIENT_ID and FT_CLIENT_SECRET not set", True),
     ],
 )
