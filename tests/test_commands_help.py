@@ -21,8 +21,8 @@ COMMANDS = ("crawl", "entrepot", "etat", "rapport", "sonde")
 HEADINGS = {"Usage", "Options", "Global Options"}
 
 
-def help_text(name: str, width: int) -> str:
-    command = load_object(f"cpfft.commands.{name}.Command")()
+def help_text(name: str, width: int, path: str = "cpfft.commands") -> str:
+    command = load_object(f"{path}.{name}.Command")()
     settings = get_project_settings()
     settings.setdict(command.default_settings, priority="command")
     command.settings = settings
@@ -36,15 +36,23 @@ def help_text(name: str, width: int) -> str:
     return parser.format_help()
 
 
+def headings(text: str) -> set[str]:
+    lines = text.splitlines()
+    return {
+        lines[i - 1].strip()
+        for i, line in enumerate(lines)
+        if i and re.fullmatch(r"[=-]{3,}", line.strip())
+    }
+
+
 @pytest.mark.parametrize("name", COMMANDS)
 def test_no_help_line_is_read_as_a_heading(name):
+    # Scrapy's own options (global ones, and crawl's) are as Scrapy writes them, misread
+    # headings included (``log level (default:`` at some widths): only cpfft's lines count.
+    scrapys = "crawl" if name == "crawl" else "version"
     for width in range(50, 161, 2):
         text = help_text(name, width)
-        lines = text.splitlines()
-        headings = {
-            lines[i - 1].strip()
-            for i, line in enumerate(lines)
-            if i and re.fullmatch(r"[=-]{3,}", line.strip())
-        }
-        assert headings <= HEADINGS, (width, headings - HEADINGS, text)
-        assert "Options" in headings  # the check reads headings where Scrapy puts them
+        found = headings(text)
+        assert "Options" in found  # the check reads headings where Scrapy puts them
+        misread = found - HEADINGS - headings(help_text(scrapys, width, "scrapy.commands"))
+        assert not misread, (width, misread, text)
