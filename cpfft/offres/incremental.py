@@ -147,6 +147,9 @@ class QueryState:
                 row = db.execute("SELECT value FROM meta WHERE name = 't0'").fetchone()
             finally:
                 db.close()
+        except sqlite3.OperationalError as exc:
+            # A state made but never committed has no table yet: no complete run either.
+            return "no such table" not in str(exc)
         except sqlite3.Error:
             return True
         return row is not None

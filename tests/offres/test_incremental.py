@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from cpfft.offres.incremental import CHANGES_HEADERS, QueryState, StateError
+from cpfft.offres.incremental import CHANGES_HEADERS, SCHEMA, QueryState, StateError
 from cpfft.offres.search import SEARCH_PARAMS, api_query
 from cpfft.params import parse_arguments
 from tests.support.crawling import BOM, ft_env
@@ -294,3 +295,21 @@ def test_bad_incremental_configuration_is_one_line(args, env, output, message, c
     lines = result.log.strip().splitlines()
     assert len(lines) == 1
     assert message in lines[0]
+
+
+def test_whether_a_query_had_a_complete_run_is_read_without_touching_its_state(tmp_path):
+    """What names a depuis=dernier run's file before it starts (``….depuis.csv`` or not)."""
+    state = QueryState(tmp_path, "http://127.0.0.1:9", {"motsCles": "python"})
+    assert not state.has_complete_run()  # no state file
+    assert not state.path.exists()  # and none made
+    state.path.parent.mkdir(parents=True)
+    sqlite3.connect(state.path).close()
+    assert not state.has_complete_run()  # an empty database: no table yet
+    with sqlite3.connect(state.path) as db:
+        db.executescript(SCHEMA)
+    assert not state.has_complete_run()  # tables, no bound
+    with sqlite3.connect(state.path) as db:
+        db.execute("INSERT INTO meta VALUES ('t0', '\"2026-12-07T04:00:00Z\"')")
+    assert state.has_complete_run()
+    state.path.write_bytes(b"not a database" * 100)
+    assert state.has_complete_run()  # damaged: the run itself says so (StateError at open)
