@@ -1,13 +1,14 @@
 """``scrapy entrepot cpfft.duckdb [--formations FILE] [--offres FILE] [--changements FILE]``.
 
-Loads both sources into one DuckDB file (see :mod:`cpfft.entrepot.load`) and
-computes the ``metiers`` bridge (:mod:`cpfft.entrepot.metiers`), optionally also
-written as CSV (``--metiers-csv``) or Parquet (``--metiers-parquet``). Without the
-file options, the latest complete runs under ``CPFFT_OUTPUT_DIR``
-(:func:`cpfft.entrepot.inputs.latest_output`), and the offres run's
-``latest.changes.csv``. Prints a short French summary. A bad input or setting:
-one line ``cpfft: error: …`` on stderr, exit 2, the previous warehouse untouched; the
-same, exit 1, when the build itself fails (out of memory, disk full).
+Loads both sources into one DuckDB file (see :mod:`cpfft.entrepot.load`), with their
+history (:mod:`cpfft.entrepot.history`), and computes the ``metiers`` bridge
+(:mod:`cpfft.entrepot.metiers`), optionally also written as CSV (``--metiers-csv``) or
+Parquet (``--metiers-parquet``). Without the file options, every run kept under
+``CPFFT_OUTPUT_DIR`` that the warehouse does not hold yet, in order
+(:func:`cpfft.entrepot.runs.scheduled`); ``--reconstruire`` replays them all. Prints a
+short French summary. A bad input or setting: one line ``cpfft: error: …`` on stderr,
+exit 2, the previous warehouse untouched; the same, exit 1, when the build itself
+fails (out of memory, disk full).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from scrapy.commands import ScrapyCommand
 
 from cpfft.config import check_common_settings, check_delimiter
 from cpfft.errors import ConfigurationError
-from cpfft.rapport.fr import accord
+from cpfft.rapport.fr import accord, date
 from cpfft.run.output import output_dir
 
 if TYPE_CHECKING:
     import argparse
 
-    from cpfft.entrepot.load import LoadSummary
+    from cpfft.entrepot.load import LoadSummary, RunSummary
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -42,7 +43,10 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 - Scrapy's own attribute
 
     def syntax(self) -> str:
-        return "WAREHOUSE.duckdb [--formations FILE] [--offres FILE] [--changements FILE]"
+        return (
+            "WAREHOUSE.duckdb [--formations FILE] [--offres FILE [--changements FILE]] "
+            "[--reconstruire]"
+        )
 
     def short_desc(self) -> str:
         return "Load the latest outputs into a DuckDB warehouse, with the jobs ↔ trainings bridge"
@@ -57,6 +61,12 @@ class Command(ScrapyCommand):
             "--changements",
             metavar="FILE",
             help="the offres run's changes file (….changes.csv), whose withdrawn offers are removed",
+        )
+        parser.add_argument(
+            "--reconstruire",
+            action="store_true",
+            help="rebuild the history from every run kept under CPFFT_OUTPUT_DIR (a lost or "
+            "damaged warehouse)",
         )
         parser.add_argument("--metiers-csv", metavar="FILE", help="also write the bridge as CSV")
         parser.add_argument("--metiers-parquet", metavar="FILE",
@@ -82,13 +92,9 @@ class Command(ScrapyCommand):
 
     def load(self, args: list[str], opts: argparse.Namespace) -> LoadSummary:
         from cpfft.datapackage import descriptor_name
-        from cpfft.entrepot.inputs import (
-            check_input,
-            latest_changes,
-            latest_output,
-            read_changes,
-        )
+        from cpfft.entrepot.inputs import check_input, read_changes
         from cpfft.entrepot.load import build, duckdb_module
+        from cpfft.entrepot.runs import Candidates, Run, scheduled
 
         if len(args) != 1:
             raise ConfigurationError(
@@ -98,12 +104,25 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         check_common_settings(self.settings)
         delimiter = check_delimiter(self.settings, "CPFFT_CSV_DELIMITER")
+        if opts.reconstruire and (opts.formations or opts.offres or opts.changements):
+            raise ConfigurationError(
+                "--reconstruire rebuilds the history from every run kept under "
+                "CPFFT_OUTPUT_DIR: give it without --formations, --offres and --changements"
+            )
+        if opts.changements and not opts.offres:
+            raise ConfigurationError(
+                "--changements is the changes file of the --offres file: give both, or "
+                "neither (the runs kept under CPFFT_OUTPUT_DIR bring their own)"
+            )
         duckdb_module()  # the extra is there, before any file is looked at
-        paths: dict[str, Path] = {}
+        candidates: dict[str, Candidates] = {}
         for source in ("formations", "offres"):
             given = getattr(opts, source)
             if given:
-                paths[source] = Path(given)
+                found = check_input(Path(given), source)
+                changes = read_changes(Path(opts.changements)) if source == "offres" and (
+                    opts.changements) else None  # fmt: skip
+                candidates[source] = Candidates([Run(found, changes)], given=True)
                 continue
             base = output_dir(self.settings)
             if base is None:
@@ -111,25 +130,7 @@ class Command(ScrapyCommand):
                     f"no --{source} file, and CPFFT_OUTPUT_DIR is not set: give --formations "
                     "FILE --offres FILE, or set CPFFT_OUTPUT_DIR to the scheduled runs' folder"
                 )
-            found = latest_output(base, source)
-            for query in found.ignored:
-                print(f"note : requête {query} ignorée (prise : {found.path}) ; "
-                      f"--{source} FICHIER pour en charger une autre", file=sys.stderr)  # fmt: skip
-            paths[source] = found.path
-        formations = check_input(paths["formations"], "formations")
-        offres = check_input(paths["offres"], "offres")
-        # Said once the load is done (an error stays one line): no row count to check.
-        self.unchecked = [
-            f"attention : {found.path} n'a pas de descripteur ({descriptor_name(found.path.name)}) "
-            ": son nombre de lignes n'a pas pu être vérifié ; chargez de préférence la sortie "
-            "d'une exécution complète, qui en a un"
-            for found in (formations, offres)
-            if found.descriptor is None
-        ]
-        changes_path = Path(opts.changements) if opts.changements else None
-        if changes_path is None and not opts.offres:
-            changes_path = latest_changes(offres.path)
-        changes = read_changes(changes_path) if changes_path else None
+            candidates[source] = scheduled(base, source)
         exports = {}
         if opts.metiers_csv:
             exports["csv"] = Path(opts.metiers_csv)
@@ -141,11 +142,80 @@ class Command(ScrapyCommand):
                     f"--metiers-{kind} {path}: the folder {path.parent} does not exist; create "
                     "it or choose another path"
                 )
-        return build(Path(args[0]), formations, offres, changes, exports, delimiter)
+        summary = build(Path(args[0]), candidates["formations"], candidates["offres"], exports,
+                        delimiter, rebuild=opts.reconstruire)  # fmt: skip
+        # Said once the load is done (an error stays one line): no row count to check.
+        self.unchecked = [
+            f"attention : {done.input.path} n'a pas de descripteur "
+            f"({descriptor_name(done.input.path.name)}) : son nombre de lignes n'a pas pu être "
+            "vérifié ; chargez de préférence la sortie d'une exécution complète, qui en a un"
+            for done in summary.runs
+            if done.input.descriptor is None
+        ]
+        for line in summary.notes:
+            print(line, file=sys.stderr)
+        return summary
+
+
+def run_lines(done: RunSummary) -> list[str]:
+    """What loading one run did, in French."""
+    step = done.step
+    lines = []
+    if step is not None:
+        what = "formations" if done.input.source == "formations" else "offres"
+        kind = "partielle (depuis=dernier)" if done.partial else "complète"
+        counts = (
+            "début de l'historique"
+            if step.first
+            else f"{number(step.added)} {accord(step.added, 'ajoutée')}, {number(step.updated)} "
+            f"{accord(step.updated, 'modifiée')}, {number(step.withdrawn)} "
+            f"{accord(step.withdrawn, 'retirée')}"
+        )
+        lines.append(
+            f"Chargé : {what}, exécution {kind} extraite le {date(done.input.extracted_at)} "
+            f"({done.input.path.name}) : {number(step.online)} en ligne ; {counts}."
+        )
+    if done.partial:
+        lines.append(
+            f"Offres (exécution partielle depuis=dernier) : {number(done.upserted)} lignes du "
+            f"fichier ajoutées ou remplacées, {number(done.kept)} conservées de l'entrepôt "
+            f"précédent, {number(done.removed)} retirées supprimées."
+        )
+    if done.withdrawn_listed or done.changed_listed:
+        lines.append(
+            f"Fichier des changements : {number(done.changed_listed)} ajoutées ou modifiées "
+            f"({number(done.changed_found)} présentes dans le fichier des offres), "
+            f"{number(done.withdrawn_listed)} retirées (absentes de l'entrepôt)."
+        )
+    return lines
+
+
+def history_lines(summary: LoadSummary) -> list[str]:
+    """Where the history stands."""
+    lines = []
+    if not summary.history_kept:
+        lines.append(
+            "Historique : commence avec ce chargement (tables chargements, offres_historique, "
+            "formations_historique, jours)."
+        )
+    for source, count in summary.already.items():
+        if count and not any(d.input.source == source for d in summary.runs):
+            lines.append(f"{source.capitalize()} : rien de nouveau (dernière exécution déjà "
+                         "chargée), table reprise de l'entrepôt précédent.")  # fmt: skip
+    return lines
 
 
 def report(summary: LoadSummary) -> list[str]:
     """The French summary printed after a load."""
+    if summary.unchanged:
+        lines = [
+            (
+                f"Entrepôt {summary.target} déjà à jour : aucune exécution nouvelle depuis le "
+                "dernier chargement ; rien n'a changé."
+            )
+        ]
+        lines += [f"Table metiers écrite dans {path}." for path in summary.exports]
+        return lines
     rows = summary.rows
     lines = [
         (
@@ -153,18 +223,9 @@ def report(summary: LoadSummary) -> list[str]:
             f"{number(rows['offres'])} offres."
         )
     ]
-    if summary.mirror == "partial":
-        lines.append(
-            f"Offres (exécution partielle depuis=dernier) : {number(summary.upserted)} lignes du "
-            f"fichier ajoutées ou remplacées, {number(summary.kept)} conservées de l'entrepôt "
-            f"précédent, {number(summary.removed)} retirées supprimées."
-        )
-    if summary.withdrawn_listed or summary.changed_listed:
-        lines.append(
-            f"Fichier des changements : {number(summary.changed_listed)} ajoutées ou modifiées "
-            f"({number(summary.changed_found)} présentes dans le fichier des offres), "
-            f"{number(summary.withdrawn_listed)} retirées (absentes de l'entrepôt)."
-        )
+    for done in summary.runs:
+        lines.extend(run_lines(done))
+    lines.extend(history_lines(summary))
     bridge = summary.bridge
     if bridge is not None:
         lines.append(

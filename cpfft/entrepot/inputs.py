@@ -21,10 +21,11 @@ descriptor none of whose resources is the file (``X.parquet``'s, beside an
 ``X.csv`` written by another run) is not the file's and is not used; ``latest.csv``
 takes ``latest.csv.datapackage.json``, published with it.
 
-Without file options the inputs are the latest complete runs under
-``CPFFT_OUTPUT_DIR`` (:func:`latest_output`): ``<spider>/latest.csv`` of the
-query without arguments when there is one, else the only query folder that has a
-``latest.csv``; with several and none without arguments, the user must choose.
+Without file options the query folder under ``CPFFT_OUTPUT_DIR`` is
+:func:`latest_output`'s: ``<spider>/`` (the query without arguments) when it has a
+``latest.csv``, else the only query folder that has one; with several and none
+without arguments, the user must choose. :mod:`cpfft.entrepot.runs` then takes its
+kept runs.
 """
 
 from __future__ import annotations

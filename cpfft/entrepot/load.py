@@ -1,4 +1,5 @@
-"""Build the DuckDB warehouse: tables ``formations``, ``offres``, ``sources`` and ``metiers``.
+"""Build the DuckDB warehouse: today's ``formations``, ``offres``, ``sources``, ``metiers``,
+and the history tables.
 
 :func:`build` loads the checked inputs (:mod:`cpfft.entrepot.inputs`) into a new
 file beside the warehouse, ``.<name>.<pid>.tmp``, then replaces the warehouse with
@@ -12,15 +13,20 @@ is taken off (as :func:`cpfft.run.resume.unguard` does) and an empty cell is
 NULL. ``offres`` also gets ``region``, the region's INSEE code from
 ``departement``, or from ``lieu`` when an offer is located at region level only.
 
-The daily mirror:
+The daily mirror, run by run in the order they ran (:mod:`cpfft.entrepot.runs`
+chooses them against the previous warehouse's ``chargements``):
 
-- a **full** offres file replaces the table; the ids a changes file marks
+- a **full** offres run replaces the table; the ids its changes file marks
   ``retirée`` must not be in it (else the two files are not from the same run:
   refused);
 - a **partial** one (``-a depuis=dernier``: ``….depuis.csv``, or a descriptor
-  saying ``partial``) needs the previous warehouse: its offers are kept, the
-  file's rows replace or add theirs (by id), and the ``retirée`` ids of the
-  changes file are removed.
+  saying ``partial``) completes the table before it (the previous warehouse's, or
+  the run loaded just before): its rows replace or add theirs (by id), and the
+  ``retirée`` ids of its changes file are removed.
+
+Each run also updates the history (:mod:`cpfft.entrepot.history`), read from the
+previous warehouse and carried into the new one; when no run is new, the
+warehouse is left as it is.
 """
 
 # SQL is built here from field names (quoted by ident()) and file paths (quoted by
@@ -36,13 +42,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cpfft.entrepot import children
-from cpfft.entrepot.inputs import HEADERS, WIDTHS, Changes, Input, InputError
+from cpfft.entrepot import children, history, runs
+from cpfft.entrepot.inputs import HEADERS, WIDTHS, Input, InputError
 from cpfft.entrepot.metiers import BridgeSummary, build_metiers, write_metiers_csv
+from cpfft.entrepot.runs import Candidates
 from cpfft.errors import analysis_module, first_line
 from cpfft.exporters import FORMULA_TRIGGERS
 from cpfft.geo import DEPARTEMENTS, REGIONS, UnknownPlace, find_region
 from cpfft.items import Formation, Offre, field_names, field_types
+from cpfft.rapport.fr import date
 from cpfft.sources import SOURCES
 
 #: SQL type of each declared field type (see cpfft.items); a list field's records go to a
@@ -80,20 +88,41 @@ class BuildError(Exception):
 
 
 @dataclass
+class RunSummary:
+    """What loading one run did."""
+
+    input: Input
+    partial: bool = False
+    kept: int = 0  # partial: today's offers kept
+    upserted: int = 0  # offres: rows of the file
+    removed: int = 0  # partial: offers removed as its changes file withdraws them
+    withdrawn_listed: int = 0
+    changed_listed: int = 0
+    changed_found: int = 0
+    step: history.Step | None = None
+
+
+@dataclass
 class LoadSummary:
     target: Path
     rows: dict[str, int] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    mirror: str = "full"  # "full" | "partial"
-    kept: int = 0  # partial: previous offers kept
-    upserted: int = 0  # partial: rows of the file
-    removed: int = 0  # offers removed as withdrawn
-    withdrawn_listed: int = 0
-    changed_listed: int = 0
-    changed_found: int = 0
+    #: The runs loaded, in the order they were applied (formations first, then offres).
+    runs: list[RunSummary] = field(default_factory=list)
+    #: Per source: runs skipped because the warehouse's history already holds them.
+    already: dict[str, int] = field(default_factory=dict)
+    #: No run was new: the warehouse was left as it was.
+    unchanged: bool = False
+    #: The previous warehouse's history was carried forward (False: history starts now).
+    history_kept: bool = False
+    notes: list[str] = field(default_factory=list)
     rounded: dict[str, int] = field(default_factory=dict)
     bridge: BridgeSummary | None = None
     exports: list[Path] = field(default_factory=list)
+
+    def rounded_add(self, counts: dict[str, int]) -> None:
+        for name, count in counts.items():
+            self.rounded[name] = self.rounded.get(name, 0) + count
 
 
 def sql_string(value: str) -> str:
@@ -337,6 +366,12 @@ def _geography(con: Any, *offres: str) -> None:
         "INSERT INTO geo_departements VALUES (?, ?, ?)",
         [(d.code, d.name, d.region) for d in DEPARTEMENTS],
     )
+    if offres:
+        _lieu_regions(con, *offres)
+
+
+def _lieu_regions(con: Any, *offres: str) -> None:
+    """(Re)make the temp table ``lieu_regions``: the region-level place names of ``offres``."""
     places = con.execute(
         " UNION ".join(
             f"SELECT DISTINCT lieu FROM {table} WHERE departement IS NULL AND lieu IS NOT NULL"
@@ -351,6 +386,7 @@ def _geography(con: Any, *offres: str) -> None:
             named.append((lieu, find_region(lieu)))
         except UnknownPlace:
             continue
+    con.execute("DROP TABLE IF EXISTS lieu_regions")
     con.execute("CREATE TEMP TABLE lieu_regions (lieu VARCHAR, region VARCHAR)")
     if named:
         con.executemany("INSERT INTO lieu_regions VALUES (?, ?)", named)
@@ -361,27 +397,25 @@ def _geography(con: Any, *offres: str) -> None:
 
 def build(
     target: Path,
-    formations: Input,
-    offres: Input,
-    changes: Changes | None = None,
+    formations: Candidates,
+    offres: Candidates,
     exports: dict[str, Path] | None = None,
     csv_delimiter: str = ",",
+    rebuild: bool = False,
 ) -> LoadSummary:
-    """Load the inputs into a new warehouse and put it at ``target`` (see the module doc).
+    """Load the runs into a new warehouse and put it at ``target`` (see the module doc).
 
-    ``exports``: ``{"csv": path, "parquet": path}`` for the ``metiers`` table.
+    Each source's runs are chosen against the previous warehouse's history
+    (:mod:`cpfft.entrepot.runs`); ``rebuild``: the previous warehouse is not read, the
+    history starts again from the kept runs. When no run is new, the warehouse is left
+    as it is (``summary.unchanged``). ``exports``: ``{"csv": path, "parquet": path}``
+    for the ``metiers`` table.
     Raises :class:`InputError` (one line) on bad input, :class:`BuildError` when DuckDB or
     the file system fails (memory, disk); ``target`` is then untouched.
     """
     duckdb = duckdb_module()
     check_target(target)
-    previous = target if target.exists() else None
-    if offres.partial and previous is None:
-        raise InputError(
-            f"--offres {offres.path} is a partial run (depuis=dernier: only the offers created "
-            f"since the last full run), and there is no warehouse {target} to complete: load a "
-            "full offres file first (latest.csv), then the partial ones"
-        )
+    previous = target if target.exists() and not rebuild else None
     scratch = _scratch(target)
     _remove(scratch)
     summary = LoadSummary(target)
@@ -395,21 +429,40 @@ def build(
         # Tables go to the file as they are written; beyond this, DuckDB spills to disk.
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute(f"SET temp_directory = {sql_string(str(_spill(scratch)))}")
-        summary.rounded.update(load_input(con, formations, "formations"))
-        summary.rounded.update(load_input(con, offres, "new_offres"))
-        _mirror(con, offres, changes, previous, summary)
-        for table in ("formations", "offres", *children.TABLES):
-            summary.rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        _sources(con, formations, offres, summary)
-        summary.bridge = build_metiers(con)
-        con.execute("CHECKPOINT")
+        tables = _attach(con, previous) if previous else set()
+        summary.history_kept = bool(tables) and not history.missing_in(con, "previous")
+        last = history.last_runs(con, "previous") if summary.history_kept else {}
+        chosen = {}
+        for source, candidates in (("formations", formations), ("offres", offres)):
+            chosen[source] = _choose(source, candidates, last.get(source), rebuild, summary)
+            if not chosen[source].runs and source not in tables:
+                _nothing_to_load(source, candidates, previous)
+            if candidates.given:
+                for run in chosen[source].already:
+                    _check_again(con, run, summary)
+        if not chosen["formations"].runs and not chosen["offres"].runs:
+            summary.unchanged = True
+        else:
+            _picture(con, chosen, tables, previous, summary)
+            for table in ("formations", "offres", *children.TABLES):
+                summary.rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            _sources(con, chosen, summary)
+            history.make_jours(con)
+            summary.bridge = build_metiers(con)
+            if previous:
+                con.execute("DETACH previous")
+            con.execute("CHECKPOINT")
+        exported = con if not summary.unchanged else _reopen(con, target)
         for kind, path in (exports or {}).items():
-            staged.append((_export(con, kind, path, csv_delimiter), path))
+            staged.append((_export(exported, kind, path, csv_delimiter), path))
         con.close()
         for temporary, path in staged:
             temporary.replace(path)
             summary.exports.append(path)
-        scratch.replace(target)
+        if summary.unchanged:
+            _remove(scratch)
+        else:
+            scratch.replace(target)
         shutil.rmtree(_spill(scratch), ignore_errors=True)
     except BaseException as exc:
         con.close()
@@ -426,79 +479,129 @@ def build(
     return summary
 
 
-def _mirror(
-    con: Any, offres: Input, changes: Changes | None, previous: Path | None, summary: LoadSummary
-) -> None:
-    duplicates = con.execute(
-        "SELECT count(*) - count(DISTINCT id), count(*) FILTER (WHERE id IS NULL) FROM new_offres"
-    ).fetchone()
-    if duplicates[0] or duplicates[1]:
-        raise InputError(
-            f"--offres {offres.path} is not one row per offer ({duplicates[0]} repeated id(s), "
-            f"{duplicates[1]} without id): not a cpfft offres output; give the file the spider "
-            "wrote"
-        )
-    con.execute("CREATE TEMP TABLE withdrawn (id VARCHAR PRIMARY KEY)")
-    if changes is not None:
-        summary.withdrawn_listed = len(changes.withdrawn)
-        summary.changed_listed = len(changes.added_or_updated)
-        if changes.withdrawn:
-            con.executemany("INSERT INTO withdrawn VALUES (?)", [(i,) for i in changes.withdrawn])
-        both = con.execute("SELECT count(*) FROM new_offres JOIN withdrawn USING (id)").fetchone()[
-            0
-        ]
-        if both:
-            raise InputError(
-                f"--changements {changes.path} marks {both} offer(s) withdrawn that --offres "
-                f"{offres.path} still holds: the two files are not from the same run; give the "
-                "changes file written with the offres file (same stamp)"
-            )
-        if changes.added_or_updated:
-            con.execute("CREATE TEMP TABLE changed (id VARCHAR)")
-            con.executemany(
-                "INSERT INTO changed VALUES (?)", [(i,) for i in changes.added_or_updated]
-            )
-            summary.changed_found = con.execute(
-                "SELECT count(*) FROM new_offres JOIN changed USING (id)"
-            ).fetchone()[0]
-    fields = ", ".join(ident(n) for n in OFFRES_COLUMNS)
-    columns = ", ".join(f"{ident(n)} {SQL_TYPES[k]}" for n, k in OFFRES_COLUMNS.items())
-    con.execute(f"CREATE TABLE offres ({columns})")
-    children.create_tables(con)
-    # An older file has no region column: the département's, or the region its place names.
-    selected = ", ".join(
-        "COALESCE(m.region, d.region, l.region)" if n == "region" else "m." + ident(n)
-        for n in OFFRES_COLUMNS
-    )
-    with_region = (
-        f"INSERT INTO offres SELECT {selected} FROM ({{rows}}) m "
-        "LEFT JOIN geo_departements d ON d.code = m.departement "
-        "LEFT JOIN lieu_regions l ON m.departement IS NULL AND l.lieu = m.lieu"
-    )
-    present = field_names(Offre)[: offres.width or None]
-    if not offres.partial:
-        _geography(con, "new_offres")
-        con.execute(with_region.format(rows=f"SELECT {fields} FROM new_offres"))
-        children.add_records(con, "new_offres", offres.format, present)
-        con.execute("DROP TABLE new_offres")
-        return
-    summary.mirror = "partial"
-    assert previous is not None
+def _reopen(con: Any, target: Path) -> Any:
+    """The connection on which an unchanged warehouse's bridge is exported: the scratch
+    connection, with the warehouse attached read-only as its default catalog."""
+    con.execute("USE previous")
+    return con
+
+
+def _attach(con: Any, previous: Path) -> set[str]:
+    """Attach the previous warehouse read-only as ``previous``; its tables' names."""
     duckdb = duckdb_module()
     try:
         con.execute(f"ATTACH {sql_string(str(previous))} AS previous (READ_ONLY)")
-        have = {
-            (row[0], row[1])
+        return {
+            row[0]
             for row in con.execute(
-                "SELECT table_name, column_name FROM information_schema.columns "
+                "SELECT DISTINCT table_name FROM information_schema.columns "
                 "WHERE table_catalog = 'previous'"
             ).fetchall()
         }
+    except duckdb.OutOfMemoryException:
+        raise  # not the file's fault: a BuildError
     except duckdb.Error as exc:
         raise InputError(
             f"cannot read the previous warehouse {previous} ({_first_line(exc)}); close the "
-            "programs using it, or load a full offres file"
+            "programs using it, or rebuild it with --reconstruire"
         ) from None
+
+
+def _choose(source: str, candidates: Candidates, last: tuple | None, rebuild: bool,
+            summary: LoadSummary) -> runs.Choice:  # fmt: skip
+    summary.notes.extend(candidates.notes)
+    moment, loaded = last if last else (None, set())
+    if candidates.given:
+        (run,) = candidates.runs
+        choice = runs.choose_given(run, moment, loaded)
+    else:
+        choice = runs.choose_kept(candidates.runs, moment, rebuild)
+    for run in choice.already:
+        if candidates.given:
+            summary.notes.append(
+                f"note : {run.input.path} est déjà dans l'entrepôt (extraction du "
+                f"{date(run.input.extracted_at)}) : pas rechargé"
+            )
+    if choice.earlier and not rebuild:
+        summary.notes.append(
+            f"note : {source} : {len(choice.earlier)} exécution(s) plus ancienne(s) gardée(s) "
+            "sous CPFFT_OUTPUT_DIR, antérieure(s) à l'historique ; --reconstruire pour "
+            "l'historique complet"
+        )
+    summary.already[source] = len(choice.already)
+    return choice
+
+
+def _picture(con: Any, chosen: dict[str, runs.Choice], tables: set[str], previous: Path | None,
+             summary: LoadSummary) -> None:  # fmt: skip
+    """Today's tables and the history, from the previous warehouse and the chosen runs."""
+    history.create(con)
+    if summary.history_kept:
+        history.carry(con, "previous")
+    _geography(con)
+    new_formations = chosen["formations"].runs
+    if new_formations:
+        for run in new_formations:
+            _checked(con, run, summary)
+            con.execute("DROP TABLE IF EXISTS formations")
+            con.execute("ALTER TABLE new_formations RENAME TO formations")
+            _record(con, "formations", run, "SELECT * FROM formations", True, None, summary)
+    else:
+        _need(previous, tables, "formations", "--formations FILE")
+        con.execute("CREATE TABLE formations AS SELECT * FROM previous.formations")
+    columns = ", ".join(f"{ident(n)} {SQL_TYPES[k]}" for n, k in OFFRES_COLUMNS.items())
+    con.execute(f"CREATE TABLE offres ({columns})")
+    children.create_tables(con)
+    new_offres = chosen["offres"].runs
+    if not new_offres or new_offres[0].input.partial:
+        if new_offres and previous is None:
+            found = new_offres[0].input
+            raise InputError(
+                f"--offres {found.path} is a partial run (depuis=dernier: only the offers "
+                f"created since the last full run), and there is no warehouse "
+                f"{summary.target} to complete: load a full offres file first (latest.csv), "
+                "then the partial ones"
+            )
+        _previous_offres(con, previous, tables)
+    for run in new_offres:
+        _offres_run(con, run, summary)
+
+
+def _nothing_to_load(source: str, candidates: Candidates, previous: Path | None) -> None:
+    """No run of ``source`` to load and no previous table of it: say what to run."""
+    spider = SOURCES[source].spider
+    kept = [r.input.path for r in candidates.runs]
+    if kept:
+        raise InputError(
+            f"no whole {spider} extraction kept in {kept[0].parent} (only partial "
+            f"depuis=dernier runs, which complete one): run `scrapy crawl {spider}` without "
+            "depuis first"
+        )
+    where = f"the previous warehouse {previous} has none" if previous else "no warehouse yet"
+    raise InputError(
+        f"no complete {spider} run to load ({where}); run `scrapy crawl {spider}` first, or "
+        f"give --{source} FILE"
+    )
+
+
+def _need(previous: Path | None, tables: set[str], table: str, option: str) -> None:
+    if previous is None or table not in tables:
+        where = f"the previous warehouse {previous}" if previous else "no previous warehouse"
+        raise InputError(
+            f"no new {table} run to load, and {where} has no {table} table; give {option}"
+        )
+
+
+def _previous_offres(con: Any, previous: Path | None, tables: set[str]) -> None:
+    """Today's offers from the previous warehouse: the base a partial run completes."""
+    _need(previous, tables, "offres", "--offres FILE")
+    have = {
+        (row[0], row[1])
+        for row in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = 'previous'"
+        ).fetchall()
+    }
     missing = [n for n in OFFRES_COLUMNS if ("offres", n) not in have]
     missing += [t for t in children.TABLES if (t, "id") not in have]
     if missing:
@@ -507,32 +610,128 @@ def _mirror(
             f"{', '.join(missing[:3]) or 'offres'}: built by an older cpfft, or by hand); "
             "load a full offres file first"
         )
-    still = (
-        "NOT EXISTS (SELECT 1 FROM new_offres n WHERE n.id = p.id) "
-        "AND NOT EXISTS (SELECT 1 FROM withdrawn w WHERE w.id = p.id)"
+    fields = ", ".join(ident(n) for n in OFFRES_COLUMNS)
+    con.execute(f"INSERT INTO offres SELECT {fields} FROM previous.offres")
+    children.keep_records(con, "previous", "true")
+
+
+def _checked(con: Any, run: runs.Run, summary: LoadSummary) -> RunSummary:
+    """Load the run's file into ``new_<source>``, checked (offres: one row per id, and none
+    its changes file withdraws, then in temp table ``withdrawn``)."""
+    found, changes = run.input, run.changes
+    summary.rounded_add(load_input(con, found, f"new_{found.source}"))
+    done = RunSummary(found, partial=found.partial)
+    if found.source != "offres":
+        return done
+    duplicates = con.execute(
+        "SELECT count(*) - count(DISTINCT id), count(*) FILTER (WHERE id IS NULL) FROM new_offres"
+    ).fetchone()
+    if duplicates[0] or duplicates[1]:
+        raise InputError(
+            f"--offres {found.path} is not one row per offer ({duplicates[0]} repeated id(s), "
+            f"{duplicates[1]} without id): not a cpfft offres output; give the file the spider "
+            "wrote"
+        )
+    con.execute("CREATE TEMP TABLE withdrawn (id VARCHAR PRIMARY KEY)")
+    if changes is None:
+        return done
+    done.withdrawn_listed = len(changes.withdrawn)
+    done.changed_listed = len(changes.added_or_updated)
+    if changes.withdrawn:
+        con.executemany("INSERT INTO withdrawn VALUES (?)", [(i,) for i in changes.withdrawn])
+    both = con.execute("SELECT count(*) FROM new_offres JOIN withdrawn USING (id)").fetchone()
+    if both[0]:
+        raise InputError(
+            f"--changements {changes.path} marks {both[0]} offer(s) withdrawn that --offres "
+            f"{found.path} still holds: the two files are not from the same run; give the "
+            "changes file written with the offres file (same stamp)"
+        )
+    if changes.added_or_updated:
+        con.execute("CREATE TEMP TABLE changed (id VARCHAR)")
+        con.executemany("INSERT INTO changed VALUES (?)", [(i,) for i in changes.added_or_updated])
+        done.changed_found = con.execute(
+            "SELECT count(*) FROM new_offres JOIN changed USING (id)"
+        ).fetchone()[0]
+        con.execute("DROP TABLE changed")
+    return done
+
+
+def _check_again(con: Any, run: runs.Run, summary: LoadSummary) -> None:
+    """A run given again, already loaded: checked as if it were new (a bad file, or a changes
+    file of another run, is still refused), then left out."""
+    _checked(con, run, LoadSummary(summary.target))
+    con.execute(f"DROP TABLE new_{run.input.source}")
+    con.execute("DROP TABLE IF EXISTS withdrawn")
+
+
+def _offres_run(con: Any, run: runs.Run, summary: LoadSummary) -> None:
+    """Apply one offres run to today's table and to the history."""
+    found = run.input
+    done = _checked(con, run, summary)
+    fields = ", ".join(ident(n) for n in OFFRES_COLUMNS)
+    # An older file has no region column: the département's, or the region its place names.
+    selected = ", ".join(
+        "COALESCE(m.region, d.region, l.region)" if n == "region" else "m." + ident(n)
+        for n in OFFRES_COLUMNS
     )
-    kept = f"SELECT {fields} FROM previous.offres p WHERE {still}"
-    _geography(con, "new_offres", "previous.offres")
-    con.execute(with_region.format(rows=f"{kept} UNION ALL SELECT {fields} FROM new_offres"))
-    children.keep_records(con, "previous", still)
-    children.add_records(con, "new_offres", offres.format, present)
-    summary.kept = con.execute(f"SELECT count(*) FROM ({kept})").fetchone()[0]
-    summary.removed = con.execute(
-        "SELECT count(*) FROM previous.offres p JOIN withdrawn w USING (id)"
-    ).fetchone()[0]
-    summary.upserted = con.execute("SELECT count(*) FROM new_offres").fetchone()[0]
-    con.execute("DETACH previous")
+    _lieu_regions(con, "new_offres")
+    replaced = "id IN (SELECT id FROM new_offres) OR id IN (SELECT id FROM withdrawn)"
+    if found.partial:
+        done.removed = con.execute(
+            "SELECT count(*) FROM offres JOIN withdrawn USING (id)"
+        ).fetchone()[0]
+        con.execute(f"DELETE FROM offres WHERE {replaced}")
+        for table in children.TABLES:
+            con.execute(f"DELETE FROM {table} WHERE {replaced}")
+        done.kept = con.execute("SELECT count(*) FROM offres").fetchone()[0]
+    else:
+        con.execute("DELETE FROM offres")
+        for table in children.TABLES:
+            con.execute(f"DELETE FROM {table}")
+    con.execute(
+        f"INSERT INTO offres SELECT {selected} FROM (SELECT {fields} FROM new_offres) m "
+        "LEFT JOIN geo_departements d ON d.code = m.departement "
+        "LEFT JOIN lieu_regions l ON m.departement IS NULL AND l.lieu = m.lieu"
+    )
+    present = field_names(Offre)[: found.width or None]
+    children.add_records(con, "new_offres", found.format, present)
+    done.upserted = con.execute("SELECT count(*) FROM new_offres").fetchone()[0]
+    rows = "SELECT * FROM offres WHERE id IN (SELECT id FROM new_offres)"
+    _record(con, "offres", run, rows, not found.partial, "withdrawn", summary, done)
     con.execute("DROP TABLE new_offres")
+    con.execute("DROP TABLE withdrawn")
 
 
-def _sources(con: Any, formations: Input, offres: Input, summary: LoadSummary) -> None:
+def _record(con: Any, source: str, run: runs.Run, rows: str, whole: bool, withdrawn: str | None,
+            summary: LoadSummary, done: RunSummary | None = None) -> None:  # fmt: skip
+    """The run's step in the history, in ``chargements``, and in the summary."""
+    found = run.input
+    kind = history.KINDS[source]
+    wanted = ", ".join(ident(c) for c in kind.key + kind.version + kind.kept)
+    step = history.apply(con, source, f"SELECT {wanted} FROM ({rows})", found.extracted_at,
+                         whole, withdrawn)  # fmt: skip
+    lines = con.execute(f"SELECT count(*) FROM ({rows})").fetchone()[0]
+    history.record(con, source, str(found.path.absolute()), found.extracted_at, found.partial,
+                   lines, step, summary.loaded_at)  # fmt: skip
+    done = done or RunSummary(found, partial=found.partial)
+    done.step = step
+    summary.runs.append(done)
+
+
+def _sources(con: Any, chosen: dict[str, runs.Choice], summary: LoadSummary) -> None:
     con.execute(
         "CREATE TABLE sources (source VARCHAR, fichier VARCHAR, extrait_le TIMESTAMPTZ, "
         "nb_lignes BIGINT, producteur VARCHAR, url_source VARCHAR, licence VARCHAR, "
         "licence_url VARCHAR, charge_le TIMESTAMPTZ)"
     )
     loaded = summary.loaded_at.isoformat()
-    for found in (formations, offres):
+    for name in ("formations", "offres"):
+        if not chosen[name].runs:  # nothing new: the previous load's line
+            con.execute(
+                f"INSERT INTO sources SELECT * FROM previous.sources WHERE source = '{name}'"
+            )
+            continue
+        found = chosen[name].runs[-1].input
         source = SOURCES[found.source]
         con.execute(
             "INSERT INTO sources VALUES (?, ?, CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?, "
