@@ -111,3 +111,61 @@ def test_csv_and_parquet_outputs_of_the_same_crawl_load_the_same_tables(tmp_path
                 described = con.execute(f"DESCRIBE p.{table}").fetchall()
                 names = [n for n, t in field_types(cls).items() if t != "records"]
                 assert [d[0] for d in described] == names
+
+
+def test_without_options_the_day_s_depuis_runs_complete_the_night_s_full_run(tmp_path, ods, ft):
+    """The README's schedule: a full run at night, depuis=dernier runs in the day, and
+    ``scrapy entrepot`` without options after each: the warehouse holds what the newest
+    run proves (it used to pair the night's latest.csv with the day's changes file and
+    leave the day's new offers out)."""
+    from datetime import UTC, datetime, timedelta
+
+    cpf_api, ft_api = ods(rows=50), ft(offers=200)
+    base = tmp_path / "out"
+    env_cpf = {"CPF_API_URL": cpf_api.url, "CPFFT_OUTPUT_DIR": str(base)}
+    env_ft = ft_env(ft_api, CPFFT_OUTPUT_DIR=str(base))
+    env = {"CPFFT_OUTPUT_DIR": str(base)}
+    db = tmp_path / "w.duckdb"
+    assert scrapy_crawl(tmp_path, "cpf", env=env_cpf).returncode == 0
+    assert scrapy_crawl(tmp_path, "offres", env=env_ft).returncode == 0
+    assert entrepot(tmp_path, "w.duckdb", env=env).returncode == 0
+    night = {o.data["id"] for o in ft_api.dataset.offers}
+    assert offer_ids(db) == night
+
+    seen = set(night)
+    for _ in range(2):  # two day-time runs, each with its own publications
+        changes = ft_api.dataset.evolve(withdraw=5, update=4, publish=30)
+        # Created three days ago, indexed only now: a depuis run cannot see it.
+        late = ft_api.dataset.publish(datetime.now(UTC) - timedelta(days=3)).data["id"]
+        run = scrapy_crawl(tmp_path, "offres", "-a", "depuis=dernier", env=env_ft)
+        assert run.returncode == 0, run.log
+        proc = entrepot(tmp_path, "w.duckdb", env=env)
+        assert proc.returncode == 0, proc.stderr
+        seen |= set(changes["published"])
+        # Withdrawals and the late offer wait for the next full run.
+        assert offer_ids(db) == seen
+        assert late not in offer_ids(db)
+        assert "exécution partielle (depuis=dernier)" in proc.stdout
+    assert scrapy_crawl(tmp_path, "offres", env=env_ft).returncode == 0
+    proc = entrepot(tmp_path, "w.duckdb", env=env)
+    assert proc.returncode == 0, proc.stderr
+    now = {o.data["id"] for o in ft_api.dataset.offers}
+    assert offer_ids(db) == now
+    assert late in now
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(
+            "SELECT partielle, lignes > 0 FROM chargements WHERE source = 'offres' "
+            "ORDER BY extrait_le"
+        ).fetchall() == [(False, True), (True, True), (True, True), (False, True)]
+        online = con.execute("SELECT id FROM offres_historique WHERE fin IS NULL").fetchall()
+        assert {r[0] for r in online} == now
+        withdrawn = con.execute(
+            "SELECT count(*) FROM offres_historique WHERE retiree_le IS NOT NULL"
+        ).fetchone()[0]
+        assert withdrawn == len(seen - now)
+    # And once more: nothing new, nothing changed.
+    before = db.read_bytes()
+    proc = entrepot(tmp_path, "w.duckdb", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "déjà à jour" in proc.stdout
+    assert db.read_bytes() == before
