@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cpfft.geo import DEPARTEMENTS_BY_CODE, REGIONS, REGIONS_BY_CODE
@@ -83,6 +83,10 @@ TOP = 15
 MIN_OFFRES = 10
 #: How many skills the skills table shows per job.
 TOP_COMPETENCES = 5
+#: Withdrawn offers a job needs for its median days online to be shown.
+MIN_RETRAITS = 5
+#: The history tables ``scrapy entrepot`` writes (a warehouse of an older cpfft has none).
+HISTORY = ("chargements", "offres_historique", "formations_historique", "jours")
 
 
 class NotAWarehouse(ValueError):
@@ -211,6 +215,57 @@ class Chiffres:
 
 
 @dataclass(frozen=True)
+class Semaine:
+    """Offers added and withdrawn in one week (Monday to Sunday)."""
+
+    debut: date
+    ajoutees: int
+    retirees: int
+
+
+@dataclass(frozen=True)
+class Duree:
+    """How long a job's withdrawn offers stayed online: median days, and how many offers."""
+
+    code_rome: str
+    libelle: str | None
+    mediane_jours: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Instantane:
+    """What changed in the catalogue at one snapshot (one catalogue run)."""
+
+    jour: date
+    ajoutees: int
+    retirees: int
+    modifiees: int
+
+
+@dataclass(frozen=True)
+class Historique:
+    """The warehouse's history in scope: from its first day of offers to its last."""
+
+    #: (day, offers online at the end of it), every day of the kept period.
+    jours: tuple[tuple[date, int], ...]
+    semaines: tuple[Semaine, ...]
+    durees: tuple[Duree, ...]
+    catalogue: tuple[Instantane, ...]
+    #: Withdrawn offers a job needs for its median days online to be shown.
+    min_retraits: int = 5
+
+    @property
+    def debut(self) -> date | None:
+        return self.jours[0][0] if self.jours else None
+
+    @property
+    def commence(self) -> bool:
+        """History starts with the last load: one day, nothing to draw over time."""
+        return len(self.jours) < 2
+
+
+@dataclass(frozen=True)
 class Rapport:
     filtres: Filtres
     territoire: Territoire
@@ -226,6 +281,8 @@ class Rapport:
     competences: dict[str, tuple[Competence, ...]]
     #: Region to highlight in the per-region chart (the chosen one, or the département's).
     region_choisie: str | None = None
+    #: The job market over time (None: a warehouse without history tables).
+    historique: Historique | None = None
 
 
 # ---------------------------------------------------------------- checks
@@ -509,6 +566,90 @@ def distribution(column: str, values: list[float], sans_valeur: int = 0) -> Dist
     )
 
 
+def has_history(con: Any) -> bool:
+    rows = con.execute(
+        "SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = 'main'"
+    ).fetchall()
+    return set(HISTORY) <= {r[0] for r in rows}
+
+
+def historique(
+    con: Any, filtres: Filtres, romes: list[str] | None, min_retraits: int = MIN_RETRAITS
+) -> Historique | None:
+    """The offers online each day, added and withdrawn each week, the median days online
+    of each job's withdrawn offers, and the catalogue's changes at each snapshot; None
+    without history tables. Offers follow every filter; catalogue changes the territory
+    only (the history keeps no NSF code)."""
+    if not has_history(con):
+        return None
+    first, last = con.execute(
+        "SELECT min(jour), max(jour) FROM chargements WHERE source = 'offres'"
+    ).fetchone()
+    if first is None:
+        return Historique((), (), (), (), min_retraits)
+    clause, params = _offres_clause(filtres, romes)
+    versions = f"(SELECT * FROM offres_historique WHERE {clause})"
+    online = dict(
+        con.execute(
+            "SELECT c.jour, count(h.id) FROM (SELECT CAST(unnest(generate_series(CAST(? AS DATE), "
+            "CAST(? AS DATE), INTERVAL 1 DAY)) AS DATE) AS jour) c LEFT JOIN "
+            f"{versions} h ON h.jour_debut <= c.jour AND (h.jour_fin IS NULL OR h.jour_fin > "
+            "c.jour) GROUP BY c.jour",
+            [first, last, *params],
+        ).fetchall()
+    )
+    days = tuple((first + timedelta(days=i), online.get(first + timedelta(days=i), 0))
+                 for i in range((last - first).days + 1))  # fmt: skip
+    # An offer is added the day its first version is seen, after the day history starts.
+    weeks: dict[date, list[int]] = {}
+    for week, added in con.execute(
+        f"SELECT CAST(date_trunc('week', debut) AS DATE), count(*) FROM (SELECT id, min(jour_debut) AS debut "
+        f"FROM {versions} GROUP BY id) WHERE debut > ? GROUP BY ALL",
+        [*params, first],
+    ).fetchall():
+        weeks.setdefault(week, [0, 0])[0] = added
+    for week, withdrawn in con.execute(
+        f"SELECT CAST(date_trunc('week', jour_fin) AS DATE), count(*) FROM {versions} WHERE retiree_le IS NOT "
+        "NULL GROUP BY ALL",
+        params,
+    ).fetchall():
+        weeks.setdefault(week, [0, 0])[1] = withdrawn
+    semaines = tuple(Semaine(w, a, r) for w, (a, r) in sorted(weeks.items()))
+    durees = tuple(
+        Duree(code, label, round(median, 1), n)
+        for code, label, median, n in con.execute(
+            "SELECT h.code_rome, (SELECT any_value(m.libelle_rome) FROM metiers m WHERE "
+            "m.code_rome = h.code_rome AND m.libelle_rome IS NOT NULL), median((epoch("
+            "h.retiree_le) - epoch(h.date_publication)) / 86400.0), count(*) FROM "
+            f"{versions} h WHERE h.retiree_le IS NOT NULL AND h.date_publication IS NOT NULL "
+            "AND h.code_rome IS NOT NULL GROUP BY h.code_rome HAVING count(*) >= ? "
+            "ORDER BY count(*) DESC, h.code_rome LIMIT ?",
+            [*params, min_retraits, TOP],
+        ).fetchall()
+    )
+    where, more = "TRUE", []
+    if filtres.departement:
+        where, more = "code_departement = ?", [filtres.departement]
+    elif filtres.region:
+        where, more = "code_region = ?", [filtres.region]
+    rows = f"(SELECT * FROM formations_historique WHERE {where})"
+    catalogue = tuple(
+        Instantane(*row)
+        for row in con.execute(
+            "WITH k AS (SELECT numero_formation, code_departement, min(premiere_vue) AS debut "
+            f"FROM {rows} GROUP BY ALL) SELECT c.jour, "
+            "(SELECT count(*) FROM k WHERE k.debut = c.extrait_le), "
+            f"(SELECT count(*) FROM {rows} WHERE retiree_le = c.extrait_le), "
+            f"(SELECT count(*) FROM {rows} v JOIN k USING (numero_formation, code_departement) "
+            "WHERE v.premiere_vue = c.extrait_le AND k.debut < c.extrait_le) "
+            "FROM chargements c WHERE c.source = 'formations' AND NOT c.debut "
+            "ORDER BY c.extrait_le",
+            [*more, *more, *more],
+        ).fetchall()
+    )
+    return Historique(days, semaines, durees, catalogue, min_retraits)
+
+
 def rapport(con: Any, filtres: Filtres) -> Rapport:
     """Every figure of the report for these filters."""
     romes = theme_romes(con, filtres.nsf) if filtres.nsf else None
@@ -535,4 +676,5 @@ def rapport(con: Any, filtres: Filtres) -> Rapport:
         heures=spread["nombre_heures_total_mean"],
         competences=competences(con, filtres, romes, top),
         region_choisie=chosen,
+        historique=historique(con, filtres, romes),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date as Date
 from datetime import datetime
 
 #: Thousands separator: a no-break space, so that a number never wraps.
@@ -54,6 +55,16 @@ def date(moment: datetime | None) -> str:
         return "date inconnue"
     day = "1er" if moment.day == 1 else str(moment.day)
     return f"{day} {MOIS[moment.month - 1]} {moment.year} à {moment:%H:%M} UTC"
+
+
+def jour(day: Date, annee: bool = True) -> str:
+    """A calendar day: ``2 décembre 2026`` (``1er`` for the first day), or ``2 déc.``
+    without the year (short, for a chart's axis)."""
+    number = "1er" if day.day == 1 else str(day.day)
+    if not annee:
+        month = MOIS[day.month - 1]
+        return f"{number} {month if len(month) <= 4 else month[:3] + '.'}"
+    return f"{number} {MOIS[day.month - 1]} {day.year}"
 
 
 def accord(n: int, mot: str, pluriel: str | None = None) -> str:

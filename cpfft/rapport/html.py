@@ -368,6 +368,154 @@ def section_distributions(rapport: Rapport) -> str:
     return "".join(out)
 
 
+RETRAITS = "#6b6b6b"
+
+
+def section_historique(rapport: Rapport) -> str:
+    """The job market over time: offers online per day, added and withdrawn per week,
+    days online per job, the catalogue's changes; or where history stands."""
+    h = rapport.historique
+    head = '<section id="historique"><h2>Dans le temps</h2>'
+    if h is None:
+        return (
+            head + '<p class="vide" data-historique="absent">Cet entrepôt n\'a pas '
+            "d'historique (il a été construit par une version antérieure de cpfft) : le "
+            "prochain <code>scrapy entrepot</code> le commence.</p></section>"
+        )
+    if h.commence:
+        start = fr.jour(h.debut) if h.debut else "aujourd'hui"
+        return (
+            head + f'<p class="vide" data-historique="commence">L\'historique commence le '
+            f"{_t(start)} : les courbes apparaîtront au fil des chargements (un par jour "
+            "suffit).</p></section>"
+        )
+    days = h.jours
+    out = [
+        head,
+        f"<p>Du {_t(fr.jour(days[0][0]))} au {_t(fr.jour(days[-1][0]))}, d'après les "
+        f"{fr.nombre(len(days))} jours gardés par l'entrepôt ({_t(rapport.territoire.nom)}"
+        + ("" if not (rapport.filtres.rome or rapport.filtres.nsf) else ", filtres compris")
+        + "). Une offre est en ligne un jour si la dernière exécution chargée ce jour-là (ou "
+        "avant) la montrait.</p>",
+    ]
+    pas = max(1, len(days) // 10)
+    chart = svg.colonnes(
+        "Offres en ligne chaque jour",
+        [fr.jour(d, annee=False) for d, _ in days],
+        [svg.Serie("Offres en ligne", OFFRES, "Offres", [n for _, n in days])],
+        "Offres en ligne",
+        pas,
+    )
+    out.append(
+        figure(
+            rapport,
+            "en-ligne",
+            "Offres en ligne à la fin de chaque jour",
+            chart,
+            len(days),
+            ("offres",),
+        )
+    )
+    if h.semaines:
+        weeks = h.semaines
+        chart = svg.colonnes(
+            "Offres ajoutées et retirées par semaine",
+            [f"sem. du {fr.jour(w.debut, annee=False)}" for w in weeks],
+            [
+                svg.Serie("Ajoutées", OFFRES, "Offres", [w.ajoutees for w in weeks]),
+                svg.Serie("Retirées", RETRAITS, "Offres", [w.retirees for w in weeks]),
+            ],
+            "Offres",
+            max(1, len(weeks) // 8),
+        )
+        out.append(
+            figure(
+                rapport,
+                "semaines",
+                "Offres ajoutées et retirées par semaine (lundi à "
+                "dimanche ; le jour où l'historique commence n'ajoute rien)",
+                chart,
+                2 * len(weeks),
+                ("offres",),
+            )
+        )
+    if h.durees:
+        rows = "".join(
+            f'<tr data-rome="{_t(d.code_rome)}"><td>{_t(d.code_rome)}</td>'
+            f"<td>{_t(d.libelle or '')}</td>"
+            f'<td class="n" data-valeur="{d.mediane_jours!r}">{fr.nombre(d.mediane_jours, 1)}'
+            f'</td><td class="n">{fr.nombre(d.n)}</td></tr>'
+            for d in h.durees
+        )
+        chart = svg.barres(
+            "Jours en ligne des offres retirées, par métier",
+            [f"{d.libelle or d.code_rome} ({d.code_rome})" for d in h.durees],
+            [
+                svg.Serie(
+                    "Médiane (jours)",
+                    OFFRES,
+                    "Jours en ligne",
+                    [d.mediane_jours for d in h.durees],
+                    lambda v: fr.nombre(v, 1),
+                    False,
+                )
+            ],
+        )
+        out.append(
+            figure(
+                rapport,
+                "durees",
+                "Jours en ligne des offres retirées (médiane, de la création au retrait)",
+                chart,
+                len(h.durees),
+                ("offres",),
+            )
+            + '<table data-tableau="durees"><thead><tr><th>Code ROME</th><th>Métier</th>'
+            '<th class="n">Jours en ligne (médiane)</th><th class="n">Offres retirées</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table>"
+            f"<p>Métiers d'au moins {fr.compte(h.min_retraits, 'offre retirée', 'offres retirées')} "
+            "pendant la période ; une durée longue peut signaler un recrutement difficile.</p>"
+        )
+    else:
+        out.append(
+            f'<p class="vide" data-graphique-absent="durees">Jours en ligne : aucun métier n\'a '
+            f"encore {fr.compte(h.min_retraits, 'offre retirée', 'offres retirées')} dans la "
+            "période.</p>"
+        )
+    if h.catalogue:
+        snaps = h.catalogue
+        chart = svg.colonnes(
+            "Formations ajoutées et retirées du catalogue",
+            [fr.jour(c.jour, annee=False) for c in snaps],
+            [
+                svg.Serie("Ajoutées", FORMATIONS, "Formations", [c.ajoutees for c in snaps]),
+                svg.Serie("Retirées", RETRAITS, "Formations", [c.retirees for c in snaps]),
+            ],
+            "Lignes du catalogue",
+            max(1, len(snaps) // 8),
+        )
+        changed = sum(c.modifiees for c in snaps)
+        out.append(
+            figure(
+                rapport,
+                "catalogue",
+                "Formations (lignes du catalogue) ajoutées et retirées à chaque extraction",
+                chart,
+                2 * len(snaps),
+                ("formations",),
+            )
+            + f"<p>Et {fr.compte(changed, 'ligne')} dont le prix ou la durée a changé "
+            "(territoire choisi ; le thème et le code ROME ne s'appliquent pas ici).</p>"
+        )
+    else:
+        out.append(
+            '<p class="vide" data-graphique-absent="catalogue">Catalogue : une seule '
+            "extraction chargée, pas encore de changement à montrer.</p>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
 def licences(rapport: Rapport) -> str:
     items = "".join(
         f'<li data-licence="{name}"><strong>{_t(SOURCES[name].title)}</strong> '
@@ -397,6 +545,7 @@ def render(rapport: Rapport) -> str:
         + section_ecarts(rapport)
         + section_regions(rapport)
         + section_distributions(rapport)
+        + section_historique(rapport)
         + licences(rapport)
         + "</body></html>\n"
     )

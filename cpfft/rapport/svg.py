@@ -205,3 +205,63 @@ def histogramme(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def colonnes(
+    titre: str, libelles: Sequence[str], series: Sequence[Serie], axe_y: str, pas: int = 1
+) -> str:
+    """Vertical bars over time, one group per label (a day, a week), one bar per series
+    side by side on one scale; a label under every ``pas``-th group, a legend above."""
+    left, right, top, bottom, height = 84, 20, 40, 58, 320
+    inner_w, inner_h = WIDTH - left - right, height - top - bottom
+    base = top + inner_h
+    parts = [_open(height, titre)]
+    axis = ticks(max((v for s in series for v in s.valeurs), default=0))
+    scale = inner_h / axis[-1]
+    for tick in axis:
+        y = base - tick * scale
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">'
+            f"{_t(fr.nombre(tick))}</text>"
+        )
+    parts.append(
+        f'<text transform="translate(18 {top + inner_h / 2:.1f}) rotate(-90)" '
+        f'text-anchor="middle">{_t(axe_y)}</text>'
+    )
+    x = left
+    for serie in series:  # the legend
+        parts.append(
+            f'<rect x="{x}" y="10" width="12" height="12" fill="{serie.couleur}"/>'
+            f'<text x="{x + 18}" y="21">{_t(serie.nom)}</text>'
+        )
+        x += 30 + 8 * len(serie.nom)
+    step = inner_w / max(1, len(libelles))
+    bar = min(48.0, max(1.0, (step - 2) / len(series)))
+    printed = len(libelles) * len(series) <= 24  # values above the bars, while they fit
+    for i, label in enumerate(libelles):
+        x0 = left + i * step + 1 + (step - 2 - bar * len(series)) / 2
+        for k, serie in enumerate(series):
+            value = serie.valeurs[i]
+            h = value * scale
+            shown = _t(serie.format(value))
+            parts.append(
+                f'<rect class="marque" data-serie="{k}" data-valeur="{value!r}" '
+                f'x="{x0 + k * bar:.1f}" y="{base - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                f'fill="{serie.couleur}"><title>{_t(label)} — {_t(serie.nom)} : '
+                f"{shown}</title></rect>"
+            )
+            if printed:
+                parts.append(
+                    f'<text x="{x0 + (k + 0.5) * bar:.1f}" y="{base - h - 4:.1f}" '
+                    f'text-anchor="middle" font-size="11">{shown}</text>'
+                )
+        if i % pas == 0:
+            parts.append(
+                f'<text x="{left + i * step + step / 2:.1f}" y="{base + 16}" '
+                f'text-anchor="middle" font-size="11" fill="#444">{_t(label)}</text>'
+            )
+    parts.append(
+        f'<line x1="{left}" y1="{base}" x2="{WIDTH - right}" y2="{base}" stroke="#666"/></svg>'
+    )
+    return "".join(parts)

@@ -26,7 +26,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from cpfft.rapport import fr
-from tests.rapport.warehouse import build, rapport
+from tests.rapport.warehouse import add_history, build, rapport
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -59,6 +59,17 @@ def warehouse(tmp_path_factory) -> Path:
         "UPDATE metiers SET nb_offres = nb_offres + ? WHERE code_rome = 'M1805' "
         "AND (territoire IN ('FR', '11', '75'))",
         [EXTRA_OFFERS],
+    )
+    con.close()
+    # Ten days of history, and enough withdrawn M1805 offers for their days online.
+    add_history(path)
+    con = duckdb.connect(str(path))
+    con.execute(
+        "INSERT INTO offres_historique (id, date_publication, code_rome, departement, region, "
+        "premiere_vue, fin, retiree_le, jour_debut, jour_fin) SELECT 'W' || i, "
+        "TIMESTAMPTZ '2026-11-01 02:00:00+00', 'M1805', '75', '11', TIMESTAMPTZ "
+        "'2026-11-03 02:00:00+00', TIMESTAMPTZ '2026-11-07 02:00:00+00', TIMESTAMPTZ "
+        "'2026-11-07 02:00:00+00', DATE '2026-11-03', DATE '2026-11-07' FROM range(4) t(i)"
     )
     con.close()
     return path
@@ -145,8 +156,10 @@ def test_every_chart_is_drawn_with_its_bars(browser, page):
     load(browser, page)
     charts = browser.find_elements(By.CSS_SELECTOR, "figure[data-graphique]")
     # 3 jobs with offers × 2 panels; 1 gap (M1805: only job with 10 offers or more and a
-    # training); 18 regions × 2; 7 price and 9 hour bins.
-    expected = {"top-metiers": 6, "ecarts": 1, "regions": 36, "prix": 7, "heures": 9}
+    # training); 18 regions × 2; 7 price and 9 hour bins; over time: 10 days, 2 weeks × 2,
+    # 1 job with 5 withdrawn offers or more, 2 catalogue snapshots × 2.
+    expected = {"top-metiers": 6, "ecarts": 1, "regions": 36, "prix": 7, "heures": 9,
+                "en-ligne": 10, "semaines": 4, "durees": 1, "catalogue": 4}  # fmt: skip
     assert {c.get_attribute("data-graphique"): int(c.get_attribute("data-marques"))
             for c in charts} == expected  # fmt: skip
     for chart in charts:

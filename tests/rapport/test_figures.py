@@ -200,3 +200,70 @@ def test_check_warehouse_names_what_is_missing(tmp_path):
     with pytest.raises(NotAWarehouse, match="table offres has no column region"):
         figures.check_warehouse(con)
     con.close()
+
+
+# ---------------------------------------------------------------- over time
+
+
+@pytest.fixture(scope="module")
+def history_con(tmp_path_factory):
+    from tests.rapport.warehouse import add_history
+
+    path = add_history(build(tmp_path_factory.mktemp("historique") / "cpfft.duckdb"))
+    connection = duckdb.connect(str(path), read_only=True)
+    yield connection
+    connection.close()
+
+
+def test_history_offers_online_each_day_added_and_withdrawn_each_week(history_con):
+    from datetime import date
+
+    from tests.rapport.warehouse import ONLINE
+
+    h = figures.historique(history_con, Filtres(), None, min_retraits=1)
+    assert h is not None
+    assert not h.commence
+    assert h.jours == tuple((date(2026, 11, d), n) for d, n in zip(range(2, 12), ONLINE,
+                                                                    strict=True))  # fmt: skip
+    assert h.semaines == (
+        figures.Semaine(date(2026, 11, 2), 2, 2),
+        figures.Semaine(date(2026, 11, 9), 1, 2),
+    )
+    assert [(d.code_rome, d.libelle, d.mediane_jours, d.n) for d in h.durees] == [
+        ("M1805", "Études et développement informatique", 5.0, 3),
+        ("J1501", "Soins d'hygiène, de confort du patient", 4.0, 1),
+    ]
+    assert h.catalogue == (
+        figures.Instantane(date(2026, 11, 5), 1, 1, 1),
+        figures.Instantane(date(2026, 11, 9), 1, 1, 0),
+    )
+    # The report's own threshold: a job needs 5 withdrawn offers.
+    assert figures.historique(history_con, Filtres(), None).durees == ()
+
+
+def test_history_follows_the_filters(history_con):
+    from datetime import date
+
+    h = figures.historique(history_con, Filtres(region="84"), None, min_retraits=1)
+    # H3 (3 → 8 Nov) and H4 (2 Nov → still online, two versions) only.
+    assert [n for _, n in h.jours] == [1, 2, 2, 2, 2, 2, 1, 1, 1, 1]
+    assert h.semaines == (figures.Semaine(date(2026, 11, 2), 1, 1),)
+    assert h.catalogue == (
+        figures.Instantane(date(2026, 11, 5), 1, 1, 0),
+        figures.Instantane(date(2026, 11, 9), 0, 0, 0),
+    )
+    h = figures.historique(history_con, Filtres(rome="J1501"), None, min_retraits=1)
+    assert [n for _, n in h.jours] == [1, 1, 1, 1, 2, 2, 2, 1, 1, 1]
+
+
+def test_a_single_load_is_a_history_that_starts_and_no_table_is_none(tmp_path, con):
+    from datetime import date
+
+    from tests.rapport.warehouse import add_history
+
+    path = add_history(build(tmp_path / "cpfft.duckdb"), days=(2,))
+    with duckdb.connect(str(path), read_only=True) as one:
+        h = figures.historique(one, Filtres(), None)
+    assert h.commence
+    assert h.debut == date(2026, 11, 2)
+    assert figures.historique(con, Filtres(), None) is None  # a warehouse of an older cpfft

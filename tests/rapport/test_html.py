@@ -197,3 +197,32 @@ def test_price_and_hours_say_how_many_trainings_gave_none(page):
     assert "(4 formations ; 1 sans durée, non comptée)" in spread
     assert 'data-stat="heures-sans-valeur" data-valeur="1"' in spread
     assert 'data-stat="heures-mediane" data-valeur="150.0"' in spread
+
+
+def test_history_section_draws_the_series_or_says_where_history_stands(con, tmp_path):
+    import duckdb
+
+    from tests.rapport.warehouse import add_history, build
+
+    # An older warehouse: no history tables.
+    page = html.render(figures.rapport(con, Filtres()))
+    assert 'data-historique="absent"' in page
+    # One load: history starts that day, no empty chart.
+    one = add_history(build(tmp_path / "un.duckdb"), days=(2,))
+    with duckdb.connect(str(one), read_only=True) as c:
+        page = html.render(figures.rapport(c, Filtres()))
+    assert "L'historique commence le 2 novembre 2026" in page
+    assert not {"en-ligne", "semaines"} & {f["key"] for f in parsed(page).figures}
+    # Ten days: the series, with one mark per day, per week and series, per job.
+    full = add_history(build(tmp_path / "dix.duckdb"))
+    with duckdb.connect(str(full), read_only=True) as c:
+        page = html.render(figures.rapport(c, Filtres()))
+    figures_drawn = parsed(page).figures
+    assert all(f["marks"] == f["declared"] for f in figures_drawn)
+    drawn = {f["key"]: f["marks"] for f in figures_drawn}
+    assert drawn["en-ligne"] == 10
+    assert drawn["semaines"] == 4
+    assert drawn["catalogue"] == 4
+    assert "durees" not in drawn  # no job has 5 withdrawn offers
+    assert 'data-graphique-absent="durees"' in page
+    assert "Du 2 novembre 2026 au 11 novembre 2026" in page

@@ -218,6 +218,111 @@ def build(path: Path, metiers: list[tuple] | None = None) -> Path:
     return path
 
 
+# ------------------------------------------------------------------ history, by hand
+#
+# Ten daily offres runs at 02:00 UTC, 2 to 11 November 2026 (2 November is a Monday; the
+# first run starts the history), and three catalogue runs (2, 5 and 9 November, 01:00 UTC).
+# Offer versions (ROME, département, région; created; online from → to):
+#
+#   H1  M1805 75 11  created 30 Oct  2 Nov → withdrawn 5 Nov    (6 days online)
+#   H2  M1805 75 11  created 1 Nov   2 Nov → still online
+#   H3  M1805 69 84  created 3 Nov   3 Nov → withdrawn 8 Nov    (5 days)
+#   H4  J1501 69 84  created 1 Nov   2 Nov → 4 Nov (updated), then its new version → online
+#   H5  J1501 35 53  created 5 Nov   6 Nov → withdrawn 9 Nov    (4 days)
+#   H6  M1805 92 11  created 9 Nov  10 Nov → withdrawn 11 Nov   (2 days)
+#
+# So, online at the end of each day from 2 to 11 November: 3 4 4 3 4 4 3 2 3 2; added the
+# week of 2 November: H3, H5 (H1, H2, H4 were there when history started), withdrawn H1,
+# H3; the week of 9 November: added H6, withdrawn H5, H6. Median days online of the
+# withdrawn offers: M1805 5 (of 3), J1501 4 (of 1).
+# Catalogue rows: F1/75 price 1000 then 1200 from 5 Nov; F2/75 gone 9 Nov; F3/69 new
+# 5 Nov; F4/69 gone 5 Nov; F5/35 new 9 Nov. So on 5 Nov 1 added, 1 removed, 1 changed;
+# on 9 Nov 1 added, 1 removed.
+
+
+def _at(day: int, hour: int = 2, month: int = 11) -> str:
+    return f"2026-{month:02d}-{day:02d}T{hour:02d}:00:00+00:00"
+
+
+HISTORY_DAYS = tuple(range(2, 12))
+ONLINE = (3, 4, 4, 3, 4, 4, 3, 2, 3, 2)
+OFFER_VERSIONS = [
+    # id, date_actualisation, created, rome, dep, region, from, to, withdrawn
+    ("H1", _at(30, 2, 10), _at(30, 2, 10), "M1805", "75", "11", 2, 5, True),
+    ("H2", _at(1), _at(1), "M1805", "75", "11", 2, None, False),
+    ("H3", _at(3), _at(3), "M1805", "69", "84", 3, 8, True),
+    ("H4", _at(1), _at(1), "J1501", "69", "84", 2, 4, False),
+    ("H4", _at(4, 1), _at(1), "J1501", "69", "84", 4, None, False),
+    ("H5", _at(5), _at(5), "J1501", "35", "53", 6, 9, True),
+    ("H6", _at(9), _at(9), "M1805", "92", "11", 10, 11, True),
+]
+TRAINING_VERSIONS = [
+    # numero, dep, region, price, from, to, removed
+    ("F1", "75", "11", 1000.0, 2, 5, False),
+    ("F1", "75", "11", 1200.0, 5, None, False),
+    ("F2", "75", "11", 800.0, 2, 9, True),
+    ("F3", "69", "84", 500.0, 5, None, False),
+    ("F4", "69", "84", 900.0, 2, 5, True),
+    ("F5", "35", "53", 300.0, 9, None, False),
+]
+
+
+def add_history(path: Path, days: tuple[int, ...] = HISTORY_DAYS) -> Path:
+    """Give the hand-built warehouse the history tables ``scrapy entrepot`` writes, with the
+    rows above (``days``: the offres runs kept; one day is a history that starts today)."""
+    from cpfft.entrepot import history
+
+    con = duckdb.connect(str(path))
+    try:
+        history.create(con)
+        for day in days:
+            con.execute(
+                "INSERT INTO chargements (source, fichier, extrait_le, jour, partielle, debut, "
+                "lignes, en_ligne, ajoutees, modifiees, retirees, charge_le) VALUES ('offres', "
+                "?, CAST(? AS TIMESTAMPTZ), CAST(? AS DATE), false, ?, 0, ?, 0, 0, 0, now())",
+                [f"{day}.csv", _at(day), _at(day)[:10], day == days[0],
+                 ONLINE[day - HISTORY_DAYS[0]]],
+            )  # fmt: skip
+        # day, rows online, added, updated, withdrawn
+        for number, (day, *counts) in enumerate(((2, 3, 3, 0, 0), (5, 3, 1, 1, 1),
+                                                 (9, 3, 1, 0, 1))):  # fmt: skip
+            con.execute(
+                "INSERT INTO chargements (source, fichier, extrait_le, jour, partielle, debut, "
+                "lignes, en_ligne, ajoutees, modifiees, retirees) VALUES ('formations', ?, "
+                "CAST(? AS TIMESTAMPTZ), CAST(? AS DATE), false, ?, ?, ?, ?, ?, ?)",
+                [f"cpf{day}.csv", _at(day, 1), _at(day)[:10], number == 0, counts[0], *counts],
+            )
+        for oid, version, created, rome, dep, region, start, end, gone in OFFER_VERSIONS:
+            if start not in days and start > days[-1]:
+                continue
+            until = end if end is not None and end <= days[-1] else None
+            con.execute(
+                "INSERT INTO offres_historique (id, date_actualisation, date_publication, "
+                "code_rome, departement, region, premiere_vue, derniere_vue, fin, retiree_le, "
+                "jour_debut, jour_fin) VALUES (?, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), "
+                "?, ?, ?, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), "
+                "CAST(? AS TIMESTAMPTZ), CAST(? AS DATE), CAST(? AS DATE))",
+                [oid, version, created, rome, dep, region, _at(start), _at(start),
+                 _at(until) if until else None, _at(until) if until and gone else None,
+                 _at(start)[:10], _at(until)[:10] if until else None],
+            )  # fmt: skip
+        for numero, dep, region, price, start, end, removed in TRAINING_VERSIONS:
+            con.execute(
+                "INSERT INTO formations_historique (numero_formation, code_departement, "
+                "code_region, frais_ttc_tot_min, frais_ttc_tot_max, premiere_vue, derniere_vue, "
+                "fin, retiree_le, jour_debut, jour_fin) VALUES (?, ?, ?, ?, ?, CAST(? AS "
+                "TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), CAST(? AS "
+                "TIMESTAMPTZ), CAST(? AS DATE), CAST(? AS DATE))",
+                [numero, dep, region, price, price, _at(start, 1), _at(start, 1),
+                 _at(end, 1) if end else None, _at(end, 1) if removed else None,
+                 _at(start)[:10], _at(end)[:10] if end else None],
+            )  # fmt: skip
+        history.make_jours(con)
+    finally:
+        con.close()
+    return path
+
+
 def rapport(cwd: Path, *args: str, env: dict[str, str] | None = None):
     """``scrapy rapport …`` in ``cwd`` → CompletedProcess (text)."""
     return scrapy_command(cwd, "rapport", *args, env=env, timeout=120)
