@@ -286,6 +286,17 @@ def check_output_dir(settings: BaseSettings, name: str) -> Path | None:
     return output_dir(settings)  # reads CPFFT_OUTPUT_DIR
 
 
+def check_schema(settings: BaseSettings, name: str) -> str:
+    """A PostgreSQL schema name that needs no quoting: lower-case letters, digits, ``_``."""
+    raw = str(settings.get(name))
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,39}", raw) or raw.startswith("pg_"):
+        raise ConfigurationError(
+            f"setting {name}={shown_setting(raw)} must be a schema name of lower-case letters, "
+            "digits and _ (at most 40, not starting with a digit or pg_), e.g. cpfft"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class SpiderCheck:
     """The check a source package keeps for its own setting: ``path`` is the dotted path of
@@ -386,6 +397,9 @@ SETTINGS: tuple[Setting, ...] = (
             "on the newest complete one (absolute path)."),
     Setting("CPFFT_CSV_FORMULA_GUARD", "true", check_boolean,
             "Prefix ' to cells a spreadsheet would run as formulas: true or false."),
+    Setting("CPFFT_POSTGRESQL_SCHEMA", "cpfft", check_schema,
+            "scrapy entrepot postgresql://…: the schema that holds the warehouse (replaced "
+            "whole at each load)."),
     # ------------------------------------------------ logs
     Setting("CPFFT_PROGRESS_INTERVAL", "10", positive_number,
             "Seconds between two progress lines."),

@@ -71,12 +71,16 @@ def shown(value: str, limit: int = 60) -> str:
     return text if len(text) <= 2 * limit else text[: 2 * limit] + "…"
 
 
-def analysis_module(name: str, what: str) -> ModuleType:
-    """Import the optional analysis dependency ``name`` for ``what`` (a command, an output),
-    or raise ConfigurationError saying how to install it."""
+def analysis_module(name: str, what: str, extra: str = "analyse") -> ModuleType:
+    """Import the optional dependency ``name`` for ``what`` (a command, an output), or raise
+    ConfigurationError saying how to install its extra (``analyse``, ``postgresql``)."""
     try:
         return importlib.import_module(name)
     except ImportError:
+        if extra == "analyse":
+            raise ConfigurationError(
+                f"{what} needs the analysis extra ({name}): {ANALYSIS_EXTRA}"
+            ) from None
         raise ConfigurationError(
-            f"{what} needs the analysis extra ({name}): {ANALYSIS_EXTRA}"
+            f"{what} needs the {extra} extra ({name}): pip install -e '.[analyse,{extra}]'"
         ) from None

@@ -135,6 +135,8 @@ FEED_STORAGES = {"": "cpfft.run.feeds.FileStorage", "file": "cpfft.run.feeds.Fil
 CPFFT_CSV_DELIMITER = env("CPFFT_CSV_DELIMITER")
 CPFFT_OUTPUT_DIR = env("CPFFT_OUTPUT_DIR")
 CPFFT_CSV_FORMULA_GUARD = env("CPFFT_CSV_FORMULA_GUARD")
+# scrapy entrepot postgresql://…: the schema that holds the warehouse, replaced at each load.
+CPFFT_POSTGRESQL_SCHEMA = env("CPFFT_POSTGRESQL_SCHEMA")
 
 # ---------------------------------------------------------------- reporting
 EXTENSIONS = {

@@ -19,6 +19,7 @@ pytest.register_assert_rewrite("tests.support")
 
 from cpfft.run.output import set_aside_name
 from tests.fakeapi import FtEmulator, OdsEmulator
+from tests.support import postgresql
 from tests.support.crawling import CrawlResult, clean_env, emulator_factory
 
 
@@ -32,6 +33,28 @@ def ods() -> Iterator[Callable[..., OdsEmulator]]:
 def ft() -> Iterator[Callable[..., FtEmulator]]:
     """Factory: ``ft(offers=5000, latency_ms=30)`` starts a France Travail emulator."""
     yield from emulator_factory(FtEmulator, offers=2000)
+
+
+@pytest.fixture(scope="session")
+def postgresql_server(tmp_path_factory) -> Iterator[postgresql.Server]:
+    """A real PostgreSQL server on 127.0.0.1, one per test process (see tests.support)."""
+    server, process = postgresql.start(tmp_path_factory.mktemp("postgresql"))
+    yield server
+    postgresql.stop(server, process)
+
+
+@pytest.fixture
+def pg(postgresql_server: postgresql.Server) -> Iterator[postgresql.Server]:
+    """A new, empty database on that server, for one test."""
+    import uuid
+    from dataclasses import replace
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with postgresql_server.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield replace(postgresql_server, database=name)
+    with postgresql_server.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -144,6 +144,7 @@ SETTINGS_VALID: dict[str, list[Any]] = {
     "CPFFT_CSV_DELIMITER": [",", ";", "\t", "|"],
     "CPFFT_OUTPUT_DIR": [""],
     "CPFFT_CSV_FORMULA_GUARD": ["true", "False", "0"],
+    "CPFFT_POSTGRESQL_SCHEMA": ["cpfft", "entrepot_2"],
     "CPFFT_PROGRESS_INTERVAL": ["10", "0.1"],
     "LOG_LEVEL": ["INFO", "DEBUG", "WARNING"],
     "CPFFT_XLSX_MAX_ROWS": ["1048576", "2"],
@@ -613,6 +614,8 @@ def invariant(name: str, value: Any, spidercls: type, parsed: dict[str, Any]) ->
         assert current.get(name) in DELIMITERS
     elif name == "CPFFT_CSV_FORMULA_GUARD":
         assert current.getbool(name) in (True, False)  # what the CSV exporter calls
+    elif name == "CPFFT_POSTGRESQL_SCHEMA":  # a name PostgreSQL takes without quoting
+        assert re.fullmatch(r"[a-z_][a-z0-9_]*", current.get(name))
     elif name == "LOG_LEVEL":
         logging.getLogger("cpfft.fuzz").setLevel(current.get(name))
     elif name == "FT_OLDEST_CREATION":

@@ -69,6 +69,7 @@ VALUES: dict[str, tuple[str, str, str]] = {
     "CPFFT_CSV_DELIMITER": ("\t", ";", ":"),
     "CPFFT_OUTPUT_DIR": ("/srv/cpfft-exports", "/srv/autre", "relative/dir"),
     "CPFFT_CSV_FORMULA_GUARD": ("false", "0", "yes"),
+    "CPFFT_POSTGRESQL_SCHEMA": ("entrepot", "cpfft_test", "Cpfft"),
     "CPFFT_PROGRESS_INTERVAL": ("2.5", "60", "-1"),
     "CPFFT_LOG_LEVEL": ("WARNING", "DEBUG", "bogus"),
 }

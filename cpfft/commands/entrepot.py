@@ -14,13 +14,15 @@ fails (out of memory, disk full).
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from cpfft.config import check_common_settings, check_delimiter
-from cpfft.errors import ConfigurationError
+from cpfft.config import check_common_settings, check_delimiter, check_schema
+from cpfft.entrepot import postgresql
+from cpfft.errors import ConfigurationError, first_line
 from cpfft.rapport.fr import accord, date
 from cpfft.run.output import output_dir
 
@@ -90,6 +92,12 @@ class Command(ScrapyCommand):
         for line in self.unchecked:
             print(line, file=sys.stderr)
 
+    def load_postgresql(self, url: str, candidates: dict, exports: dict, delimiter: str,
+                        opts: argparse.Namespace) -> LoadSummary:  # fmt: skip
+        assert self.settings is not None
+        schema = check_schema(self.settings, "CPFFT_POSTGRESQL_SCHEMA")
+        return _load_postgresql(url, candidates, exports, delimiter, opts, schema)
+
     def load(self, args: list[str], opts: argparse.Namespace) -> LoadSummary:
         from cpfft.datapackage import descriptor_name
         from cpfft.entrepot.inputs import check_input, read_changes
@@ -115,6 +123,9 @@ class Command(ScrapyCommand):
                 "neither (the runs kept under CPFFT_OUTPUT_DIR bring their own)"
             )
         duckdb_module()  # the extra is there, before any file is looked at
+        if postgresql.is_url(args[0]):
+            postgresql.psycopg_module()
+            postgresql.parts(args[0])  # a malformed address: one line, before any file
         candidates: dict[str, Candidates] = {}
         for source in ("formations", "offres"):
             given = getattr(opts, source)
@@ -142,8 +153,11 @@ class Command(ScrapyCommand):
                     f"--metiers-{kind} {path}: the folder {path.parent} does not exist; create "
                     "it or choose another path"
                 )
-        summary = build(Path(args[0]), candidates["formations"], candidates["offres"], exports,
-                        delimiter, rebuild=opts.reconstruire)  # fmt: skip
+        if postgresql.is_url(args[0]):
+            summary = self.load_postgresql(args[0], candidates, exports, delimiter, opts)
+        else:
+            summary = build(Path(args[0]), candidates["formations"], candidates["offres"],
+                            exports, delimiter, rebuild=opts.reconstruire)  # fmt: skip
         # Said once the load is done (an error stays one line): no row count to check.
         self.unchecked = [
             f"attention : {done.input.path} n'a pas de descripteur "
@@ -155,6 +169,40 @@ class Command(ScrapyCommand):
         for line in summary.notes:
             print(line, file=sys.stderr)
         return summary
+
+
+def _load_postgresql(
+    url: str,
+    candidates: dict,
+    exports: dict,
+    delimiter: str,
+    opts: argparse.Namespace,
+    schema: str,
+) -> LoadSummary:
+    """Build the warehouse from the schema's copy, then put it in the schema (see
+    :mod:`cpfft.entrepot.postgresql`)."""
+    from cpfft.entrepot.load import BuildError, build
+
+    psycopg = postgresql.psycopg_module()
+    where = f"{postgresql.shown(url)} (schéma {schema})"
+    with tempfile.TemporaryDirectory(prefix="cpfft-entrepot-") as folder:
+        local = Path(folder) / "entrepot.duckdb"
+        with postgresql.connect(url, schema) as conn:
+            try:
+                if not opts.reconstruire:
+                    postgresql.download(conn, schema, local)
+                summary = build(local, candidates["formations"], candidates["offres"], exports,
+                                delimiter, rebuild=opts.reconstruire, shown_as=where)  # fmt: skip
+                if not summary.unchanged:
+                    postgresql.upload(conn, schema, local)
+            except psycopg.Error as exc:
+                raise BuildError(
+                    f"the warehouse could not be loaded into {where} ({first_line(exc)[:200]}); "
+                    "the schema is left as it was: check the server, the user's rights "
+                    "(CREATE on the base) and its free space, and run again"
+                ) from None
+    summary.target = where
+    return summary
 
 
 def run_lines(done: RunSummary) -> list[str]:

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
 from cpfft.commands import quiet_unless_asked
+from cpfft.config import check_schema
 from cpfft.cpf.plan import themes_from
 from cpfft.cpf.themes import THEMES_BY_ID, theme_parser
+from cpfft.entrepot import postgresql
 from cpfft.errors import ConfigurationError, analysis_module, first_line, shown
 from cpfft.geo import (
     DEPARTEMENTS_BY_CODE,
@@ -135,13 +138,37 @@ def build(warehouse: Path, filters: Filtres) -> str:
         con.close()
 
 
+def from_postgresql(url: str, schema: str, filters: Filtres) -> str:
+    """The page of a warehouse held in a PostgreSQL schema: its tables are copied into a
+    temporary DuckDB file, read as a warehouse file is."""
+    psycopg = postgresql.psycopg_module()
+    where = f"{postgresql.shown(url)} (schéma {schema})"
+    with tempfile.TemporaryDirectory(prefix="cpfft-rapport-") as folder:
+        local = Path(folder) / "entrepot.duckdb"
+        try:
+            with postgresql.connect(url, schema, lock=False) as conn:
+                found = postgresql.download(conn, schema, local)
+        except psycopg.Error as exc:
+            raise ConfigurationError(
+                f"{where}: could not read it ({first_line(exc)[:200]})"
+            ) from None
+        if not found:
+            raise ConfigurationError(
+                f"{where} has no warehouse yet; build it first: scrapy entrepot {postgresql.shown(url)}"
+            )
+        try:
+            return build(local, filters)
+        except ConfigurationError as exc:
+            raise ConfigurationError(str(exc).replace(str(local), where)) from None
+
+
 class Command(ScrapyCommand):
     requires_project = True
 
     def syntax(self) -> str:
         return (
-            "WAREHOUSE.duckdb [-O rapport.html] [--region R] [--departement D] [--theme T] "
-            "[--rome CODE]"
+            "WAREHOUSE.duckdb|postgresql://… [-O rapport.html] [--region R] [--departement D] "
+            "[--theme T] [--rome CODE]"
         )
 
     def short_desc(self) -> str:
@@ -181,13 +208,18 @@ class Command(ScrapyCommand):
                     f"-O {output}: the folder {output.parent} does not exist; create it or "
                     "choose another path"
                 )
-            warehouse = Path(args[0])
-            if warehouse.exists() and output.exists() and output.samefile(warehouse):
-                raise ConfigurationError(
-                    f"-O {output} is the warehouse itself: it would be replaced by the report; "
-                    "give another file, e.g. -O rapport.html"
-                )
-            page = build(warehouse, filters)
+            if postgresql.is_url(args[0]):
+                assert self.settings is not None
+                schema = check_schema(self.settings, "CPFFT_POSTGRESQL_SCHEMA")
+                page = from_postgresql(args[0], schema, filters)
+            else:
+                warehouse = Path(args[0])
+                if warehouse.exists() and output.exists() and output.samefile(warehouse):
+                    raise ConfigurationError(
+                        f"-O {output} is the warehouse itself: it would be replaced by the "
+                        "report; give another file, e.g. -O rapport.html"
+                    )
+                page = build(warehouse, filters)
             write_atomically(output, page)
         except (ConfigurationError, OSError) as exc:
             message = str(exc) if isinstance(exc, ConfigurationError) else f"-O {output}: {exc}"

@@ -104,7 +104,9 @@ class RunSummary:
 
 @dataclass
 class LoadSummary:
-    target: Path
+    target: Path | str
+    #: The warehouse's name in messages.
+    shown_as: str = ""
     rows: dict[str, int] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: The runs loaded, in the order they were applied (formations first, then offres).
@@ -402,6 +404,7 @@ def build(
     exports: dict[str, Path] | None = None,
     csv_delimiter: str = ",",
     rebuild: bool = False,
+    shown_as: str | None = None,
 ) -> LoadSummary:
     """Load the runs into a new warehouse and put it at ``target`` (see the module doc).
 
@@ -409,7 +412,8 @@ def build(
     (:mod:`cpfft.entrepot.runs`); ``rebuild``: the previous warehouse is not read, the
     history starts again from the kept runs. When no run is new, the warehouse is left
     as it is (``summary.unchanged``). ``exports``: ``{"csv": path, "parquet": path}``
-    for the ``metiers`` table.
+    for the ``metiers`` table; ``shown_as``: the warehouse's name in messages (a
+    PostgreSQL schema built from this file).
     Raises :class:`InputError` (one line) on bad input, :class:`BuildError` when DuckDB or
     the file system fails (memory, disk); ``target`` is then untouched.
     """
@@ -418,7 +422,7 @@ def build(
     previous = target if target.exists() and not rebuild else None
     scratch = _scratch(target)
     _remove(scratch)
-    summary = LoadSummary(target)
+    summary = LoadSummary(target, shown_as=shown_as or str(target))
     staged: list[tuple[Path, Path]] = []
     try:
         con = duckdb.connect(str(scratch))
@@ -471,9 +475,9 @@ def build(
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
         if isinstance(exc, duckdb.Error | OSError):
+            name = summary.shown_as
             raise BuildError(
-                f"the warehouse {target} could not be built ({_first_line(exc)}); {target} "
-                f"{_UNTOUCHED}"
+                f"the warehouse {name} could not be built ({_first_line(exc)}); {name} {_UNTOUCHED}"
             ) from None
         raise
     return summary
@@ -559,7 +563,7 @@ def _picture(con: Any, chosen: dict[str, runs.Choice], tables: set[str], previou
             raise InputError(
                 f"--offres {found.path} is a partial run (depuis=dernier: only the offers "
                 f"created since the last full run), and there is no warehouse "
-                f"{summary.target} to complete: load a full offres file first (latest.csv), "
+                f"{summary.shown_as} to complete: load a full offres file first (latest.csv), "
                 "then the partial ones"
             )
         _previous_offres(con, previous, tables)

@@ -172,6 +172,59 @@ def load(work: Path, base: Path, *extra: str, name: str = "w.duckdb"):
     return entrepot(work, name, *extra, env={"CPFFT_OUTPUT_DIR": str(base)})
 
 
+class Backend:
+    """Where ``scrapy entrepot`` puts the warehouse: a DuckDB file, or a PostgreSQL schema
+    (read back here through a copy into DuckDB, and with SQL on the server itself)."""
+
+    def __init__(self, kind: str, work: Path, base: Path, request):
+        self.kind, self.work, self.base = kind, work, base
+        self.server = request.getfixturevalue("pg") if kind == "postgresql" else None
+        self.copies = 0
+
+    def target(self, name: str) -> tuple[str, dict[str, str]]:
+        env = {"CPFFT_OUTPUT_DIR": str(self.base)}
+        if self.server is None:
+            return f"{name}.duckdb", env
+        return self.server.url, env | self.server.env | {"CPFFT_POSTGRESQL_SCHEMA": name}
+
+    def load(self, *extra: str, name: str = "w"):
+        where, env = self.target(name)
+        return entrepot(self.work, where, *extra, env=env)
+
+    def db(self, name: str = "w") -> Path:
+        """A DuckDB file holding the warehouse's tables."""
+        if self.server is None:
+            return self.work / f"{name}.duckdb"
+        from cpfft.entrepot.postgresql import download
+
+        self.copies += 1
+        copy = self.work / f"copy{self.copies}.duckdb"
+        with self.server.connect() as conn:
+            assert download(conn, name, copy)
+        return copy
+
+    def state(self) -> object:
+        """What must not change when a load changes nothing."""
+        if self.server is None:
+            return (self.work / "w.duckdb").read_bytes()
+        with self.server.connect() as conn:
+            return conn.execute(
+                "SELECT n.oid, array_agg(c.oid ORDER BY c.oid) FROM pg_namespace n JOIN "
+                "pg_class c ON c.relnamespace = n.oid WHERE n.nspname = 'w' GROUP BY n.oid"
+            ).fetchall()
+
+    def online_on_server(self, day: date) -> set[str] | None:
+        """The README's query, run by PostgreSQL itself."""
+        if self.server is None:
+            return None
+        with self.server.connect() as conn:
+            rows = conn.execute(
+                "SELECT id FROM w.offres_historique WHERE jour_debut <= %s AND "
+                "(jour_fin IS NULL OR jour_fin > %s)", [day, day]
+            ).fetchall()  # fmt: skip
+        return {r[0] for r in rows}
+
+
 #: The schedule: (day offset, UTC hour, partial) — nightly full runs, day-time depuis runs,
 #: a day without a run, two depuis runs on one day, a run at 23:30 UTC (the next Paris day).
 SCHEDULE = [
@@ -183,8 +236,12 @@ SCHEDULE = [
 ]  # fmt: skip
 
 
-def test_day_after_day_the_warehouse_holds_the_newest_run_s_mirror_and_its_history(tmp_path):
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
+def test_day_after_day_the_warehouse_holds_the_newest_run_s_mirror_and_its_history(
+    tmp_path, kind, request
+):
     base = tmp_path / "out"
+    backend = Backend(kind, tmp_path, base, request)
     market = Market(base)
     for _ in range(60):
         market.publish(START - timedelta(days=3))
@@ -210,13 +267,13 @@ def test_day_after_day_the_warehouse_holds_the_newest_run_s_mirror_and_its_histo
                 catalogue(base, at - timedelta(minutes=30), prices)
         market.run(at, partial)
         previous = at
-        proc = load(tmp_path, base)
+        proc = backend.load()
         assert proc.returncode == 0, proc.stderr
         assert "Traceback" not in proc.stderr
         # Exactly the offers (and versions) the newest complete run proves.
-        assert mirror(tmp_path / "w.duckdb") == market.mirror, (number, at)
+        assert mirror(backend.db()) == market.mirror, (number, at)
 
-    db = tmp_path / "w.duckdb"
+    db = backend.db()
     first = market.history[0][0].astimezone(PARIS).date()
     last = market.history[-1][0].astimezone(PARIS).date()
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -227,6 +284,7 @@ def test_day_after_day_the_warehouse_holds_the_newest_run_s_mirror_and_its_histo
     for day in days:
         expected = market.online_at_end_of(day)
         assert online_on(db, day) == expected, day
+        assert backend.online_on_server(day) in (None, expected), day
         assert jours[day][0] == len(expected), day
         counts = market.events.get(day, [0, 0, 0])
         assert list(jours[day][1:]) == ([None] * 3 if day == first and not market.events.get(
@@ -251,34 +309,34 @@ def test_day_after_day_the_warehouse_holds_the_newest_run_s_mirror_and_its_histo
                  "AND numero_formation IN ('F4', 'F7')") == [(2,)]  # fmt: skip
     assert {r[0] for r in query(db, "SELECT numero_formation FROM formations")} == set(prices)
 
-    # Loading again changes nothing, byte for byte.
-    before = db.read_bytes()
-    proc = load(tmp_path, base)
+    # Loading again changes nothing, byte for byte (PostgreSQL: the same schema and tables).
+    before = backend.state()
+    proc = backend.load()
     assert proc.returncode == 0, proc.stderr
     assert "déjà à jour" in proc.stdout
-    assert db.read_bytes() == before
+    assert backend.state() == before
 
     # A run given again is skipped; an older one never loaded is refused in one line.
     again = sorted((base / "offres").glob("*Z.csv"))[1]
-    proc = entrepot(tmp_path, "w.duckdb", "--formations", str(base / "cpf" / "latest.csv"),
-                    "--offres", str(again))  # fmt: skip
+    proc = backend.load("--formations", str(base / "cpf" / "latest.csv"), "--offres",
+                        str(again))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"{again} est déjà dans l'entrepôt" in proc.stderr
     assert "déjà à jour" in proc.stdout
-    assert db.read_bytes() == before
+    assert backend.state() == before
     older = write_csv(tmp_path / "older.csv", [offer("OLD")])
     describe(older, "offres", 1, START + timedelta(days=1, hours=20), False)
-    proc = entrepot(tmp_path, "w.duckdb", "--formations", str(base / "cpf" / "latest.csv"),
-                    "--offres", str(older))  # fmt: skip
+    proc = backend.load("--formations", str(base / "cpf" / "latest.csv"), "--offres",
+                        str(older))  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert "before the last offres run the warehouse holds" in proc.stderr
-    assert db.read_bytes() == before
+    assert backend.state() == before
 
     # A lost warehouse: --reconstruire replays every kept run into the same history.
-    proc = load(tmp_path, base, "--reconstruire", name="r.duckdb")
+    proc = backend.load("--reconstruire", name="r")
     assert proc.returncode == 0, proc.stderr
-    rebuilt = tmp_path / "r.duckdb"
+    rebuilt = backend.db("r")
     with duckdb.connect() as con:
         con.execute(f"ATTACH '{db}' AS w (READ_ONLY)")
         con.execute(f"ATTACH '{rebuilt}' AS r (READ_ONLY)")
