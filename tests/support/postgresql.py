@@ -70,6 +70,7 @@ def free_port() -> int:
 def start(root: Path) -> tuple[Server, subprocess.Popen]:
     """Make a cluster under ``root`` and start it; the server, and its process."""
     folder = need_server()
+    root.mkdir(parents=True, exist_ok=True)
     as_user: list[str] = []
     if os.geteuid() == 0:
         as_user = ["runuser", "-u", "postgres", "--"]
