@@ -116,6 +116,27 @@ def barres(
     return "".join(parts)
 
 
+def _y_axis(parts: list[str], highest: float, label: str, left: int, right: int, top: int,
+            inner_h: int) -> float:  # fmt: skip
+    """A vertical chart's count axis: round ticks with grid lines, and its name; the
+    scale (pixels per unit)."""
+    base = top + inner_h
+    axis = ticks(highest)
+    scale = inner_h / axis[-1]
+    for tick in axis:
+        y = base - tick * scale
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">'
+            f"{_t(fr.nombre(tick))}</text>"
+        )
+    parts.append(
+        f'<text transform="translate(18 {top + inner_h / 2:.1f}) rotate(-90)" '
+        f'text-anchor="middle">{_t(label)}</text>'
+    )
+    return scale
+
+
 def histogramme(
     titre: str,
     classes: Sequence[Classe],
@@ -136,19 +157,8 @@ def histogramme(
             "Aucune valeur</text></svg>"
         )
         return "".join(parts)
-    axis = ticks(max(c.effectif for c in classes))
-    scale = inner_h / axis[-1]
-    for tick in axis:
-        y = base - tick * scale
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}" stroke="#ddd"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">'
-            f"{_t(fr.nombre(tick))}</text>"
-        )
-    parts.append(
-        f'<text transform="translate(18 {top + inner_h / 2:.1f}) rotate(-90)" '
-        'text-anchor="middle">Nombre de formations</text>'
-    )
+    scale = _y_axis(parts, max(c.effectif for c in classes), "Nombre de formations", left,
+                    right, top, inner_h)  # fmt: skip
     step = inner_w / len(classes)
     for i, c in enumerate(classes):
         x = left + i * step
@@ -216,19 +226,8 @@ def colonnes(
     inner_w, inner_h = WIDTH - left - right, height - top - bottom
     base = top + inner_h
     parts = [_open(height, titre)]
-    axis = ticks(max((v for s in series for v in s.valeurs), default=0))
-    scale = inner_h / axis[-1]
-    for tick in axis:
-        y = base - tick * scale
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}" stroke="#ddd"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">'
-            f"{_t(fr.nombre(tick))}</text>"
-        )
-    parts.append(
-        f'<text transform="translate(18 {top + inner_h / 2:.1f}) rotate(-90)" '
-        f'text-anchor="middle">{_t(axe_y)}</text>'
-    )
+    highest = max((v for s in series for v in s.valeurs), default=0)
+    scale = _y_axis(parts, highest, axe_y, left, right, top, inner_h)
     x = left
     for serie in series:  # the legend
         parts.append(
