@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cpfft.entrepot.sql import literal
 from cpfft.items import Offre, Records, field_records
 from cpfft.records import CODES, EXIGENCE_GROUP, PART_SEPARATOR, RECORD_SEPARATOR
 
@@ -30,13 +31,9 @@ LISTS: dict[str, Records] = field_records(Offre)
 TABLES: tuple[str, ...] = tuple(spec.table for spec in LISTS.values())
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _exigence_case(word: str) -> str:
     cases = " ".join(
-        f"WHEN {_literal(w)} THEN {_literal(c)}" for w, c in CODES.items() if c is not None
+        f"WHEN {literal(w)} THEN {literal(c)}" for w, c in CODES.items() if c is not None
     )
     return f"CASE {word} {cases} END"
 
@@ -61,16 +58,16 @@ def records_sql(spec: Records, column: str, source: str, fmt: str) -> str:
         )
     items = (
         f"SELECT id, unnest(generate_series(1, len(s))) AS rang, unnest(s) AS item FROM "
-        f"(SELECT id, string_split({listed}, {_literal(RECORD_SEPARATOR)}) AS s "
+        f"(SELECT id, string_split({listed}, {literal(RECORD_SEPARATOR)}) AS s "
         f"FROM {source} WHERE {listed} IS NOT NULL)"
     )
     if spec.exigence:
-        group = _literal(EXIGENCE_GROUP)
+        group = literal(EXIGENCE_GROUP)
         main = f"regexp_replace(item, {group}, '')"
         exigence = _exigence_case(f"regexp_extract(item, {group}, 1)")
     else:
         main, exigence = "item", None
-    split = f"string_split({main}, {_literal(PART_SEPARATOR)})"
+    split = f"string_split({main}, {literal(PART_SEPARATOR)})"
     parts = [f"NULLIF(p[{i}], '') AS \"{part.name}\"" for i, part in enumerate(spec.parts, 1)]
     if exigence is not None:
         parts.append("ex AS exigence")

@@ -36,13 +36,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cpfft.entrepot.sql import SQL_TYPES, catalog_columns, ident
 from cpfft.items import Formation, Offre, field_types
 
 #: The day a run belongs to: France Travail and the Caisse des Dépôts work in French time.
 PARIS = ZoneInfo("Europe/Paris")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SQL = {"code": "VARCHAR", "text": "VARCHAR", "int": "BIGINT", "float": "DOUBLE",
-       "datetime": "TIMESTAMPTZ", "date": "DATE"}  # fmt: skip
 DATES = {
     "premiere_vue": "TIMESTAMPTZ",
     "derniere_vue": "TIMESTAMPTZ",
@@ -55,7 +54,7 @@ DATES = {
 
 def _typed(cls: type, names: tuple[str, ...]) -> dict[str, str]:
     types = field_types(cls)
-    return {name: SQL[types[name]] for name in names}
+    return {name: SQL_TYPES[types[name]] for name in names}
 
 
 #: What an offer's version keeps: its key, its version, and what counts the market.
@@ -129,32 +128,21 @@ def paris_day(moment: datetime) -> date:
     return moment.astimezone(PARIS).date()
 
 
-def _q(name: str) -> str:
-    return '"' + name + '"'
-
-
 def _list(names: tuple[str, ...] | list[str], prefix: str = "") -> str:
-    return ", ".join(prefix + _q(n) for n in names)
+    return ", ".join(prefix + ident(n) for n in names)
 
 
 def create(con: Any) -> None:
     """The history tables, empty."""
     for table, columns in TABLES.items():
-        defined = ", ".join(f"{_q(n)} {t}" for n, t in columns.items())
+        defined = ", ".join(f"{ident(n)} {t}" for n, t in columns.items())
         con.execute(f"CREATE TABLE {table} ({defined})")
 
 
 def missing_in(con: Any, catalog: str) -> list[str]:
     """The history tables (or columns) an attached warehouse lacks: one built by a cpfft
     without history, or by hand, has no history to carry forward."""
-    have = {
-        (table, column)
-        for table, column in con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_catalog = ?",
-            [catalog],
-        ).fetchall()
-    }
+    have = catalog_columns(con, catalog)
     return [
         f"{table}.{column}"
         for table, columns in TABLES.items()
@@ -196,7 +184,9 @@ class Step:
 
 
 def _matches(kind: Kind, left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{_q(k)} IS NOT DISTINCT FROM {right}.{_q(k)}" for k in kind.key)
+    return " AND ".join(
+        f"{left}.{ident(k)} IS NOT DISTINCT FROM {right}.{ident(k)}" for k in kind.key
+    )
 
 
 def apply(con: Any, source: str, rows: str, moment: datetime, whole: bool,
@@ -211,7 +201,7 @@ def apply(con: Any, source: str, rows: str, moment: datetime, whole: bool,
     table = kind.table
     at = [moment.isoformat(), paris_day(moment).isoformat()]
     first = con.execute(f"SELECT count(*) = 0 FROM {table}").fetchone()[0]
-    same = " AND ".join(f"h.{_q(v)} IS NOT DISTINCT FROM r.{_q(v)}" for v in kind.version)
+    same = " AND ".join(f"h.{ident(v)} IS NOT DISTINCT FROM r.{ident(v)}" for v in kind.version)
     kept = kind.key + kind.version + kind.kept
     # One open version per key at most: the join finds it, or nothing.
     con.execute(
@@ -224,7 +214,7 @@ def apply(con: Any, source: str, rows: str, moment: datetime, whole: bool,
         "SELECT count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE known AND NOT same) "
         "FROM step"
     ).fetchone()
-    refreshed = "".join(f", {_q(c)} = s.{_q(c)}" for c in kind.refreshed)
+    refreshed = "".join(f", {ident(c)} = s.{ident(c)}" for c in kind.refreshed)
     con.execute(
         f"UPDATE {table} h SET derniere_vue = CAST(? AS TIMESTAMPTZ){refreshed} FROM step s "
         f"WHERE h.fin IS NULL AND s.same AND {_matches(kind, 'h', 's')}",

@@ -46,6 +46,8 @@ from cpfft.entrepot import children, history, runs
 from cpfft.entrepot.inputs import HEADERS, WIDTHS, Input, InputError
 from cpfft.entrepot.metiers import BridgeSummary, build_metiers, write_metiers_csv
 from cpfft.entrepot.runs import Candidates
+from cpfft.entrepot.sql import SQL_TYPES, catalog_columns, ident
+from cpfft.entrepot.sql import literal as sql_string
 from cpfft.errors import analysis_module, first_line
 from cpfft.exporters import FORMULA_TRIGGERS
 from cpfft.geo import DEPARTEMENTS, REGIONS, UnknownPlace, find_region
@@ -53,17 +55,6 @@ from cpfft.items import Formation, Offre, field_names, field_types
 from cpfft.rapport.fr import date
 from cpfft.sources import SOURCES
 
-#: SQL type of each declared field type (see cpfft.items); a list field's records go to a
-#: child table (cpfft.entrepot.children), not to a column.
-SQL_TYPES = {
-    "text": "VARCHAR",
-    "code": "VARCHAR",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "bool": "BOOLEAN",
-    "date": "DATE",
-    "datetime": "TIMESTAMPTZ",
-}
 TYPE_WORDS = {"int": "a count", "float": "a number", "bool": "true or false",
               "date": "a date", "datetime": "a date and time"}  # fmt: skip
 ITEMS = {"formations": Formation, "offres": Offre}
@@ -125,14 +116,6 @@ class LoadSummary:
     def rounded_add(self, counts: dict[str, int]) -> None:
         for name, count in counts.items():
             self.rounded[name] = self.rounded.get(name, 0) + count
-
-
-def sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 _TRIGGERS = ", ".join(sql_string(t) for t in FORMULA_TRIGGERS)
@@ -456,9 +439,10 @@ def build(
             if previous:
                 con.execute("DETACH previous")
             con.execute("CHECKPOINT")
-        exported = con if not summary.unchanged else _reopen(con, target)
+        if summary.unchanged:  # the bridge is the previous warehouse's
+            con.execute("USE previous")
         for kind, path in (exports or {}).items():
-            staged.append((_export(exported, kind, path, csv_delimiter), path))
+            staged.append((_export(con, kind, path, csv_delimiter), path))
         con.close()
         for temporary, path in staged:
             temporary.replace(path)
@@ -483,25 +467,12 @@ def build(
     return summary
 
 
-def _reopen(con: Any, target: Path) -> Any:
-    """The connection on which an unchanged warehouse's bridge is exported: the scratch
-    connection, with the warehouse attached read-only as its default catalog."""
-    con.execute("USE previous")
-    return con
-
-
 def _attach(con: Any, previous: Path) -> set[str]:
     """Attach the previous warehouse read-only as ``previous``; its tables' names."""
     duckdb = duckdb_module()
     try:
         con.execute(f"ATTACH {sql_string(str(previous))} AS previous (READ_ONLY)")
-        return {
-            row[0]
-            for row in con.execute(
-                "SELECT DISTINCT table_name FROM information_schema.columns "
-                "WHERE table_catalog = 'previous'"
-            ).fetchall()
-        }
+        return {table for table, _ in catalog_columns(con, "previous")}
     except duckdb.OutOfMemoryException:
         raise  # not the file's fault: a BuildError
     except duckdb.Error as exc:
@@ -599,13 +570,7 @@ def _need(previous: Path | None, tables: set[str], table: str, option: str) -> N
 def _previous_offres(con: Any, previous: Path | None, tables: set[str]) -> None:
     """Today's offers from the previous warehouse: the base a partial run completes."""
     _need(previous, tables, "offres", "--offres FILE")
-    have = {
-        (row[0], row[1])
-        for row in con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_catalog = 'previous'"
-        ).fetchall()
-    }
+    have = catalog_columns(con, "previous")
     missing = [n for n in OFFRES_COLUMNS if ("offres", n) not in have]
     missing += [t for t in children.TABLES if (t, "id") not in have]
     if missing:

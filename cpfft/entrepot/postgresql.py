@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cpfft.entrepot.inputs import InputError
+from cpfft.entrepot.sql import ident, literal
 from cpfft.errors import analysis_module, first_line
 
 if TYPE_CHECKING:
@@ -72,10 +73,6 @@ def is_url(target: str) -> bool:
 def psycopg_module() -> Any:
     """psycopg (the ``postgresql`` extra), or the one-line error that says how to install it."""
     return analysis_module("psycopg", "scrapy entrepot postgresql://…", extra="postgresql")
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def parts(url: str) -> dict[str, Any]:
@@ -169,10 +166,10 @@ def download(conn: Any, schema: str, target: Path) -> bool:
                 ):
                     for data in copy:
                         file.write(data)
-                typed = ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in cols)
+                typed = ", ".join(f"{literal(n)}: {literal(t)}" for n, t in cols)
                 con.execute(
                     f"CREATE TABLE {ident(table)} AS SELECT * FROM read_csv("
-                    f"{_literal(str(staging))}, header = false, auto_detect = false, "
+                    f"{literal(str(staging))}, header = false, auto_detect = false, "
                     f"columns = {{{typed}}}, quote = '\"', escape = '\"', "
                     "allow_quoted_nulls = false, strict_mode = true)"
                 )
@@ -181,10 +178,6 @@ def download(conn: Any, schema: str, target: Path) -> bool:
             con.close()
             staging.unlink(missing_ok=True)
     return True
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def upload(conn: Any, schema: str, source: Path) -> None:
@@ -214,7 +207,7 @@ def upload(conn: Any, schema: str, source: Path) -> None:
                 )
                 conn.execute(f"CREATE TABLE {ident(new)}.{ident(table)} ({defined})")
                 con.execute(
-                    f"COPY {ident(table)} TO {_literal(str(staging))} (FORMAT csv, HEADER false)"
+                    f"COPY {ident(table)} TO {literal(str(staging))} (FORMAT csv, HEADER false)"
                 )
                 with (
                     staging.open("rb") as file,
