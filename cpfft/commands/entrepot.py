@@ -94,9 +94,34 @@ class Command(ScrapyCommand):
 
     def load_postgresql(self, url: str, candidates: dict, exports: dict, delimiter: str,
                         opts: argparse.Namespace) -> LoadSummary:  # fmt: skip
+        """Build the warehouse from the schema's copy, then put it in the schema (see
+        :mod:`cpfft.entrepot.postgresql`)."""
+        from cpfft.entrepot.load import BuildError, build
+
         assert self.settings is not None
         schema = check_schema(self.settings, "CPFFT_POSTGRESQL_SCHEMA")
-        return _load_postgresql(url, candidates, exports, delimiter, opts, schema)
+        psycopg = postgresql.psycopg_module()
+        where = f"{postgresql.shown(url)} (schéma {schema})"
+        with tempfile.TemporaryDirectory(prefix="cpfft-entrepot-") as folder:
+            local = Path(folder) / "entrepot.duckdb"
+            with postgresql.connect(url, schema) as conn:
+                try:
+                    if not opts.reconstruire:
+                        postgresql.download(conn, schema, local)
+                    summary = build(local, candidates["formations"], candidates["offres"],
+                                    exports, delimiter, rebuild=opts.reconstruire,
+                                    shown_as=where)  # fmt: skip
+                    if not summary.unchanged:
+                        postgresql.upload(conn, schema, local)
+                except psycopg.Error as exc:
+                    raise BuildError(
+                        f"the warehouse could not be loaded into {where} "
+                        f"({first_line(exc)[:200]}); the schema is left as it was: check the "
+                        "server, the user's rights (CREATE on the base) and its free space, "
+                        "and run again"
+                    ) from None
+        summary.target = where
+        return summary
 
     def load(self, args: list[str], opts: argparse.Namespace) -> LoadSummary:
         from cpfft.datapackage import descriptor_name
@@ -169,40 +194,6 @@ class Command(ScrapyCommand):
         for line in summary.notes:
             print(line, file=sys.stderr)
         return summary
-
-
-def _load_postgresql(
-    url: str,
-    candidates: dict,
-    exports: dict,
-    delimiter: str,
-    opts: argparse.Namespace,
-    schema: str,
-) -> LoadSummary:
-    """Build the warehouse from the schema's copy, then put it in the schema (see
-    :mod:`cpfft.entrepot.postgresql`)."""
-    from cpfft.entrepot.load import BuildError, build
-
-    psycopg = postgresql.psycopg_module()
-    where = f"{postgresql.shown(url)} (schéma {schema})"
-    with tempfile.TemporaryDirectory(prefix="cpfft-entrepot-") as folder:
-        local = Path(folder) / "entrepot.duckdb"
-        with postgresql.connect(url, schema) as conn:
-            try:
-                if not opts.reconstruire:
-                    postgresql.download(conn, schema, local)
-                summary = build(local, candidates["formations"], candidates["offres"], exports,
-                                delimiter, rebuild=opts.reconstruire, shown_as=where)  # fmt: skip
-                if not summary.unchanged:
-                    postgresql.upload(conn, schema, local)
-            except psycopg.Error as exc:
-                raise BuildError(
-                    f"the warehouse could not be loaded into {where} ({first_line(exc)[:200]}); "
-                    "the schema is left as it was: check the server, the user's rights "
-                    "(CREATE on the base) and its free space, and run again"
-                ) from None
-    summary.target = where
-    return summary
 
 
 def run_lines(done: RunSummary) -> list[str]:
