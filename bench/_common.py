@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -38,3 +40,20 @@ def count_rows(path: Path) -> int:
         return 0
     with path.open(encoding="utf-8-sig", newline="") as f:
         return sum(1 for _ in csv.reader(f)) - 1
+
+
+def measure_command(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS in MB (the child's own ``ru_maxrss``, from os.wait4), exit
+    code and output of one ``scrapy`` child process run from the repository's code, with
+    no cpfft or Scrapy setting from this shell (``env`` adds some)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("CPF", "SCRAPY", "FT_"))}
+    full.update(SCRAPY_SETTINGS_MODULE="cpfft.settings", PYTHONPATH=str(REPO), **(env or {}))
+    started = time.perf_counter()
+    out = cwd / "child.out"
+    with out.open("w") as stdout:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=full, stdout=stdout, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), out.read_text()

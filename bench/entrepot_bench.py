@@ -25,28 +25,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO
+from _common import REPO, measure_command
 
 sys.path.insert(0, str(REPO))
-
-
-def measure(cmd: list[str], cwd: Path) -> tuple[float, float, int, str]:
-    """Wall seconds, peak RSS in MB, exit code and stdout of one child process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CPF", "SCRAPY", "FT_"))}
-    env.update(SCRAPY_SETTINGS_MODULE="cpfft.settings", PYTHONPATH=str(REPO))
-    started = time.perf_counter()
-    out = cwd / "child.out"
-    with out.open("w") as stdout:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), out.read_text()
 
 
 def write_inputs(work: Path, rows: int, offers: int) -> dict[str, int]:
@@ -149,7 +135,7 @@ def main() -> int:
         for label, cmd in runs:
             if label.startswith("load from Parquet"):
                 write_parquet(work)
-            wall, rss, code, out = measure(cmd, work)
+            wall, rss, code, out = measure_command(cmd, work)
             results.append((label, wall, rss, code))
             if code:
                 print(out)

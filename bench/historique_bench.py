@@ -31,32 +31,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import REPO
+from _common import REPO, measure_command
 
 sys.path.insert(0, str(REPO))
 
 DAY0 = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)
-
-
-def measure(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int, str]:
-    """Wall seconds, peak RSS in MB, exit code and output of one child process."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("CPF", "SCRAPY", "FT_"))}
-    full.update(SCRAPY_SETTINGS_MODULE="cpfft.settings", PYTHONPATH=str(REPO), **env)
-    started = time.perf_counter()
-    out = cwd / "child.out"
-    with out.open("w") as stdout:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=full, stdout=stdout, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), out.read_text()
 
 
 class Stock:
@@ -216,7 +201,7 @@ def main() -> int:
                 else:
                     assert server is not None
                     target, env = server.url, env | server.env
-                wall, rss, code, out = measure([*scrapy, target], work, env)
+                wall, rss, code, out = measure_command([*scrapy, target], work, env)
                 if code != 0:
                     print(out)
                     return 1
