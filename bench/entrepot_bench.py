@@ -93,11 +93,12 @@ def bridge_only(path: str) -> None:
     """(Child process) recompute the bridge of a loaded warehouse."""
     import duckdb
 
-    from cpfft.entrepot.load import MEMORY_LIMIT, _geography
+    from cpfft.entrepot.load import _geography
     from cpfft.entrepot.metiers import build_metiers
+    from cpfft.entrepot.sql import bound
 
     with duckdb.connect(path) as con:
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # as scrapy entrepot does
+        bound(con, Path(path + ".spill"))  # as scrapy entrepot does
         _geography(con, "offres")
         con.execute("DROP TABLE metiers")
         summary = build_metiers(con)

@@ -46,7 +46,7 @@ from cpfft.entrepot import children, history, runs
 from cpfft.entrepot.inputs import HEADERS, WIDTHS, Input, InputError
 from cpfft.entrepot.metiers import BridgeSummary, build_metiers, write_metiers_csv
 from cpfft.entrepot.runs import Candidates
-from cpfft.entrepot.sql import SQL_TYPES, catalog_columns, ident
+from cpfft.entrepot.sql import SQL_TYPES, bound, catalog_columns, ident
 from cpfft.entrepot.sql import literal as sql_string
 from cpfft.errors import analysis_module, first_line
 from cpfft.exporters import FORMULA_TRIGGERS
@@ -62,9 +62,6 @@ ITEMS = {"formations": Formation, "offres": Offre}
 OFFRES_COLUMNS: dict[str, str] = {n: t for n, t in field_types(Offre).items() if t != "records"}
 #: A DuckDB file has these 4 bytes at offset 8.
 DUCKDB_MAGIC = b"DUCK"
-#: DuckDB's memory budget (its default is 80 % of the machine's memory): a 200 000-row
-#: catalogue loads within it, spilling to a folder beside the warehouse if it must.
-MEMORY_LIMIT = "1GB"
 
 
 _UNTOUCHED = (
@@ -412,10 +409,7 @@ def build(
     except (duckdb.Error, OSError) as exc:
         raise BuildError(f"cannot create {scratch} ({_first_line(exc)}); {_UNTOUCHED}") from None
     try:
-        con.execute("SET TimeZone = 'UTC'")  # a Parquet TIMESTAMP without zone is UTC
-        # Tables go to the file as they are written; beyond this, DuckDB spills to disk.
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        con.execute(f"SET temp_directory = {sql_string(str(_spill(scratch)))}")
+        bound(con, _spill(scratch))  # tables go to the file as they are written
         tables = _attach(con, previous) if previous else set()
         summary.history_kept = bool(tables) and not history.missing_in(con, "previous")
         last = history.last_runs(con, "previous") if summary.history_kept else {}

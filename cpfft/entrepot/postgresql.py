@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cpfft.entrepot.inputs import InputError
-from cpfft.entrepot.sql import ident, literal
+from cpfft.entrepot.sql import bound, ident, literal
 from cpfft.errors import analysis_module, first_line
 
 if TYPE_CHECKING:
@@ -154,9 +155,10 @@ def download(conn: Any, schema: str, target: Path) -> bool:
         names = ", ".join(f"{ident(schema)}.{ident(t)}" for t in columns)
         conn.execute(f"LOCK TABLE {names} IN ACCESS SHARE MODE")
         staging = target.with_name(target.name + ".csv")
+        spill = target.with_name(target.name + ".spill")
         con = duckdb.connect(str(target))
         try:
-            con.execute("SET TimeZone = 'UTC'")
+            bound(con, spill)
             for table, cols in columns.items():
                 with (
                     staging.open("wb") as file,
@@ -177,6 +179,7 @@ def download(conn: Any, schema: str, target: Path) -> bool:
         finally:
             con.close()
             staging.unlink(missing_ok=True)
+            shutil.rmtree(spill, ignore_errors=True)
     return True
 
 
@@ -185,9 +188,10 @@ def upload(conn: Any, schema: str, source: Path) -> None:
     duckdb = analysis_module("duckdb", "scrapy entrepot")
     new = f"{schema}_chargement_{os.getpid()}"
     staging = source.with_name(source.name + ".csv")
+    spill = source.with_name(source.name + ".spill")
     con = duckdb.connect(str(source), read_only=True)
     try:
-        con.execute("SET TimeZone = 'UTC'")
+        bound(con, spill)
         tables = [
             r[0]
             for r in con.execute(
@@ -228,6 +232,7 @@ def upload(conn: Any, schema: str, source: Path) -> None:
     finally:
         con.close()
         staging.unlink(missing_ok=True)
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _readers(conn: Any, schema: str) -> list[str]:

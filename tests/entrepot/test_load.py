@@ -380,6 +380,7 @@ def test_without_options_nor_output_dir_the_error_says_what_to_give(work):
 
 def test_a_failing_build_is_one_line_and_leaves_the_warehouse_as_it_was(work, monkeypatch):
     from cpfft.entrepot import load as loader
+    from cpfft.entrepot import sql
     from cpfft.entrepot.inputs import check_input
     from cpfft.entrepot.runs import Candidates, Run
 
@@ -390,7 +391,7 @@ def test_a_failing_build_is_one_line_and_leaves_the_warehouse_as_it_was(work, mo
         Candidates([Run(check_input(work / "formations.csv", "formations"))], given=True),
         Candidates([Run(check_input(work / "offres.csv", "offres"))], given=True),
     )
-    monkeypatch.setattr(loader, "MEMORY_LIMIT", "1KB")  # DuckDB runs out of memory at once
+    monkeypatch.setattr(sql, "MEMORY_LIMIT", "1KB")  # DuckDB runs out of memory at once
     with pytest.raises(loader.BuildError) as failed:
         loader.build(work / "w.duckdb", *inputs)
     assert "\n" not in str(failed.value)

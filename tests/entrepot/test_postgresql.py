@@ -128,3 +128,26 @@ def test_the_report_reads_the_postgresql_warehouse(files, pg):
     assert proc.returncode == 2
     assert "has no warehouse yet; build it first: scrapy entrepot" in proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("step", ["download", "upload"])
+def test_the_copies_to_and_from_the_server_keep_duckdb_s_memory_budget(files, pg, monkeypatch,
+                                                                        step):  # fmt: skip
+    """DuckDB's own default is 80 % of the machine: the copies are held to the build's
+    budget, so a budget too small for them fails them (and changes nothing)."""
+    import duckdb
+
+    from cpfft.entrepot import postgresql, sql
+
+    assert load(files, pg.url, pg.env).returncode == 0
+    local = files / "copie.duckdb"
+    with pg.connect() as conn:
+        if step == "upload":
+            assert postgresql.download(conn, "cpfft", local)
+        monkeypatch.setattr(sql, "MEMORY_LIMIT", "1KB")
+        copy = getattr(postgresql, step)
+        with pytest.raises(duckdb.OutOfMemoryException):
+            copy(conn, "cpfft", local)
+        assert conn.execute("SELECT id FROM cpfft.offres ORDER BY id").fetchall() == [
+            ("A",), ("B",)]  # fmt: skip
+    assert not (files / "copie.duckdb.spill").exists()
