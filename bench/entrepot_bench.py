@@ -95,10 +95,10 @@ def bridge_only(path: str) -> None:
 
     from cpfft.entrepot.load import _geography
     from cpfft.entrepot.metiers import build_metiers
-    from cpfft.entrepot.sql import bound
+    from cpfft.entrepot.sql import bound, spill_folder
 
     with duckdb.connect(path) as con:
-        bound(con, Path(path + ".spill"))  # as scrapy entrepot does
+        bound(con, spill_folder(Path(path)))  # as scrapy entrepot does
         _geography(con, "offres")
         con.execute("DROP TABLE metiers")
         summary = build_metiers(con)

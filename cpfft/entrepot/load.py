@@ -46,7 +46,7 @@ from cpfft.entrepot import children, history, runs
 from cpfft.entrepot.inputs import HEADERS, WIDTHS, Input, InputError
 from cpfft.entrepot.metiers import BridgeSummary, build_metiers, write_metiers_csv
 from cpfft.entrepot.runs import Candidates
-from cpfft.entrepot.sql import SQL_TYPES, bound, catalog_columns, ident
+from cpfft.entrepot.sql import SQL_TYPES, bound, catalog_columns, ident, spill_folder
 from cpfft.entrepot.sql import literal as sql_string
 from cpfft.errors import analysis_module, first_line
 from cpfft.exporters import FORMULA_TRIGGERS
@@ -168,10 +168,6 @@ def check_target(target: Path) -> None:
 
 def _scratch(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.tmp")
-
-
-def _spill(scratch: Path) -> Path:
-    return scratch.with_name(scratch.name + ".spill")
 
 
 def _remove(path: Path) -> None:
@@ -409,7 +405,7 @@ def build(
     except (duckdb.Error, OSError) as exc:
         raise BuildError(f"cannot create {scratch} ({_first_line(exc)}); {_UNTOUCHED}") from None
     try:
-        bound(con, _spill(scratch))  # tables go to the file as they are written
+        bound(con, spill_folder(scratch))  # tables go to the file as they are written
         tables = _attach(con, previous) if previous else set()
         summary.history_kept = bool(tables) and not history.missing_in(con, "previous")
         last = history.last_runs(con, "previous") if summary.history_kept else {}
@@ -445,11 +441,11 @@ def build(
             _remove(scratch)
         else:
             scratch.replace(target)
-        shutil.rmtree(_spill(scratch), ignore_errors=True)
+        shutil.rmtree(spill_folder(scratch), ignore_errors=True)
     except BaseException as exc:
         con.close()
         _remove(scratch)
-        shutil.rmtree(_spill(scratch), ignore_errors=True)
+        shutil.rmtree(spill_folder(scratch), ignore_errors=True)
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
         if isinstance(exc, duckdb.Error | OSError):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cpfft.entrepot.inputs import InputError
-from cpfft.entrepot.sql import bound, ident, literal
+from cpfft.entrepot.sql import bound, ident, literal, spill_folder
 from cpfft.errors import analysis_module, first_line
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def download(conn: Any, schema: str, target: Path) -> bool:
         names = ", ".join(f"{ident(schema)}.{ident(t)}" for t in columns)
         conn.execute(f"LOCK TABLE {names} IN ACCESS SHARE MODE")
         staging = target.with_name(target.name + ".csv")
-        spill = target.with_name(target.name + ".spill")
+        spill = spill_folder(target)
         con = duckdb.connect(str(target))
         try:
             bound(con, spill)
@@ -188,7 +188,7 @@ def upload(conn: Any, schema: str, source: Path) -> None:
     duckdb = analysis_module("duckdb", "scrapy entrepot")
     new = f"{schema}_chargement_{os.getpid()}"
     staging = source.with_name(source.name + ".csv")
-    spill = source.with_name(source.name + ".spill")
+    spill = spill_folder(source)
     con = duckdb.connect(str(source), read_only=True)
     try:
         bound(con, spill)

@@ -50,6 +50,11 @@ def catalog_columns(con: Any, catalog: str) -> set[tuple[str, str]]:
     return {(table, column) for table, column in rows}
 
 
+def spill_folder(database: Path) -> Path:
+    """The folder beside the DuckDB file ``database`` where its session spills."""
+    return database.with_name(database.name + ".spill")
+
+
 def bound(con: Any, spill: Path) -> None:
     """Hold the DuckDB connection ``con`` to :data:`MEMORY_LIMIT`, spilling to the folder
     ``spill`` beyond it, and read every time in UTC (a Parquet TIMESTAMP without zone is
